@@ -1,0 +1,19 @@
+"""The `planner` command line: click commands that parse, call the library and format output."""
+
+from __future__ import annotations
+
+import click
+
+from planner import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="planner")
+def main() -> None:
+    """Plan, export and roll out upgrade interrupt windows for Cloudflare One Appliances."""
+
+
+# Each command lives in its own module and registers itself on `main` here.
+from planner.cli import windows as _windows  # noqa: E402
+
+main.add_command(_windows.windows)
