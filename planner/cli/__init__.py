@@ -13,7 +13,7 @@ def main() -> None:
     """Plan, export and roll out upgrade interrupt windows for Cloudflare One Appliances."""
 
 
-# Each command lives in its own module and registers itself on `main` here.
+# Each command lives in its own module and is added to `main` here.
 from planner.cli import windows as _windows  # noqa: E402
 
 main.add_command(_windows.windows)
