@@ -42,23 +42,33 @@ class FleetFileError(FleetError, ValueError):
 
 
 class PlanError(FleetError, ValueError):
-    """A plan that cannot be computed from its inputs, or a plan file that cannot be used."""
+    """A plan that cannot be computed from its inputs, or a plan file that cannot be used.
+
+    `problems` lists one message per connector or per defect of the file.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems if problems is not None else [message]
+        super().__init__(message)
 
 
 class EmbargoLimitError(PlanError):
     """Connectors whose combined embargo sources yield more dates than the API accepts.
 
-    `counts` maps each connector id to its number of dates.
+    `counts` maps each connector's label (its notes and id) to its number of dates.
     """
 
-    def __init__(self, counts: dict[str, int], labels: dict[str, str], horizon_days: int, limit: int) -> None:
+    def __init__(self, counts: dict[str, int], horizon_days: int, limit: int) -> None:
         self.counts = counts
-        lines = "\n".join(
-            f"  connector {labels[connector_id]}: {count} embargo dates" for connector_id, count in counts.items()
-        )
+        problems = [
+            f"connector {label}: {count} embargo dates, but the connectors API accepts at most {limit}"
+            for label, count in counts.items()
+        ]
+        lines = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(
-            f"the connectors API accepts at most {limit} embargo dates per connector, but:\n{lines}\n"
-            f"Shorten horizon_days (now {horizon_days}) or use fewer embargo sources in the matching policy."
+            f"too many embargo dates for {len(counts)} connector(s):\n{lines}\n"
+            f"Shorten horizon_days (now {horizon_days}) or use fewer embargo sources in the matching policy.",
+            problems,
         )
 
 
@@ -67,10 +77,12 @@ class StaggerError(PlanError):
 
     def __init__(self, failures: dict[str, str]) -> None:
         self.failures = failures
-        lines = "\n".join(f"  {connector}: {constraint}" for connector, constraint in failures.items())
+        problems = [f"connector {connector}: {constraint}" for connector, constraint in failures.items()]
+        lines = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(
             f"cannot stagger {len(failures)} connector(s):\n{lines}\n"
-            "Widen stagger.start_hours, raise stagger.max_concurrent, or allow more days in the policy."
+            "Widen stagger.start_hours, raise stagger.max_concurrent, or allow more days in the policy.",
+            problems,
         )
 
 

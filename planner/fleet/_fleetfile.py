@@ -12,7 +12,6 @@ import difflib
 import fnmatch
 import re
 import tomllib
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,8 @@ from typing import Any
 
 import holidays as holidays_package
 
+from planner.engine import SpecError, WindowSpec
 from planner.fleet._errors import FileProblem, FleetFileError
-
-#: Day names as the connectors API spells them, in the API's order.
-API_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 DEFAULT_HORIZON_DAYS = 180
 MAX_HORIZON_DAYS = 3660
@@ -34,7 +31,8 @@ _MATCH_KEYS = ("notes", "ids", "site_id", "timezone", "device_type", "all")
 _STAGGER_KEYS = ("max_concurrent", "ha", "start_hours")
 _DEVICE_TYPES = ("MANAGED", "LICENSED")
 
-_DAY_LOOKUP = {name.lower(): name for name in API_DAYS} | {name[:3].lower(): name for name in API_DAYS}
+# How the engine's field names read as fleet-file keys.
+_SPEC_KEYS = {"timezone": "timezone", "days_of_week": "days", "hour_of_day": "hour", "duration_hours": "duration"}
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _START_HOURS = re.compile(r"^\s*(\d{1,2})\s*-\s*(\d{1,2})\s*$")
 
@@ -195,13 +193,13 @@ class _Parser:
     def report(self, location: str, message: str) -> None:
         self.problems.append(FileProblem(location, message))
 
-    def unknown_keys(self, table: Mapping[str, Any], known: Sequence[str], location: str) -> None:
+    def unknown_keys(self, table: Mapping[str, Any], known: Sequence[str], location: str, prefix: str = "") -> None:
         for key in table:
             if key in known:
                 continue
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(known)}"
-            self.report(_at(location, key), f"unknown key {key!r}{hint}")
+            self.report(_at(location, prefix + key), f"unknown key {key!r}{hint}")
 
     def fleet(self, document: Mapping[str, Any], path: str) -> FleetFile | None:
         top = "top level"
@@ -269,14 +267,9 @@ class _Parser:
         elif not isinstance(raw_match, dict):
             self.report(_at(where, "match"), f"expected an inline table such as {{ notes = \"branch-*\" }}, got {raw_match!r}")
         else:
-            selector = self.selector(raw_match, _at(where, "match"))
+            selector = self.selector(raw_match, where)
 
-        timezone = raw.get("timezone")
-        if timezone is not None:
-            timezone = self.timezone(timezone, _at(where, "timezone"))
-        days = self.days(raw["days"], _at(where, "days")) if "days" in raw else None
-        hour = self.number(raw.get("hour"), _at(where, "hour"), 0, 24, "a number of hours from 0 up to (not including) 24", upper_open=True)
-        duration = self.number(raw.get("duration"), _at(where, "duration"), 1, 24, "a number of hours from 1 to 24")
+        timezone, days, hour, duration = self.window_fields(raw, where)
         embargo = self.embargo(raw, where)
 
         if len(self.problems) > before or selector is None:
@@ -285,21 +278,21 @@ class _Parser:
 
     def selector(self, raw: Mapping[str, Any], where: str) -> Selector | None:
         before = len(self.problems)
-        self.unknown_keys(raw, _MATCH_KEYS, where)
+        self.unknown_keys(raw, _MATCH_KEYS, where, "match.")
         if not raw:
-            self.report(where, 'empty; give at least one of notes, ids, site_id, timezone, device_type or all = true')
+            self.report(_at(where, "match"), 'empty; give at least one of notes, ids, site_id, timezone, device_type or all = true')
 
         for key in ("notes", "site_id", "timezone"):
             if key in raw and (not isinstance(raw[key], str) or not raw[key]):
-                self.report(_at(where, key), f"expected a non-empty string, got {raw[key]!r}")
+                self.report(_at(where, f"match.{key}"), f"expected a non-empty string, got {raw[key]!r}")
         ids = raw.get("ids")
         if ids is not None and (not isinstance(ids, list) or not ids or not all(isinstance(item, str) and item for item in ids)):
-            self.report(_at(where, "ids"), f"expected a non-empty array of connector id strings, got {ids!r}")
+            self.report(_at(where, "match.ids"), f"expected a non-empty array of connector id strings, got {ids!r}")
         device_type = raw.get("device_type")
         if device_type is not None and device_type not in _DEVICE_TYPES:
-            self.report(_at(where, "device_type"), f"expected one of {', '.join(_DEVICE_TYPES)}, got {device_type!r}")
+            self.report(_at(where, "match.device_type"), f"expected one of {', '.join(_DEVICE_TYPES)}, got {device_type!r}")
         if "all" in raw and raw["all"] is not True:
-            self.report(_at(where, "all"), f"expected true (leave the key out otherwise), got {raw['all']!r}")
+            self.report(_at(where, "match.all"), f"expected true (leave the key out otherwise), got {raw['all']!r}")
 
         if len(self.problems) > before:
             return None
@@ -312,47 +305,41 @@ class _Parser:
             all=raw.get("all", False),
         )
 
-    def timezone(self, value: Any, where: str) -> str | None:
-        if not isinstance(value, str) or not value:
-            self.report(where, f"expected an IANA time zone name such as 'Europe/Berlin', got {value!r}")
-            return None
+    def window_fields(
+        self, raw: Mapping[str, Any], where: str
+    ) -> tuple[str | None, tuple[str, ...] | None, float | None, float | None]:
+        """Check the window keys a policy sets with the engine's rules, filling in neutral values for the rest."""
+        given = {field: raw[key] for field, key in _SPEC_KEYS.items() if key in raw}
+        for field, value in given.items():
+            if field in ("hour_of_day", "duration_hours") and isinstance(value, bool):
+                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {value!r}")
+                return None, None, None, None
+        if isinstance(given.get("days_of_week"), list) and not given["days_of_week"]:
+            self.report(_at(where, "days"), 'empty; name at least one day, such as ["Saturday", "Sunday"] or ["Mon-Fri"]')
+            return None, None, None, None
         try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            self.report(where, f"unknown IANA time zone {value!r}{hint}")
-            return None
-        return value
-
-    def days(self, value: Any, where: str) -> tuple[str, ...] | None:
-        if not isinstance(value, list) or not value:
-            self.report(where, f"expected a non-empty array of day names such as [\"Saturday\", \"Sunday\"], got {value!r}")
-            return None
-        names: set[str] = set()
-        for item in value:
-            name = _DAY_LOOKUP.get(item.lower()) if isinstance(item, str) else None
-            if name is None:
-                self.report(where, f"unknown day {item!r}; expected one of {', '.join(API_DAYS)} (or their first three letters)")
-            else:
-                names.add(name)
-        return tuple(day for day in API_DAYS if day in names)
-
-    def number(
-        self, value: Any, where: str, low: float, high: float, expected: str, *, upper_open: bool = False
-    ) -> float | None:
-        if value is None:
-            return None
-        in_range = (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and low <= value
-            and (value < high if upper_open else value <= high)
+            spec = WindowSpec.parse(
+                timezone=given.get("timezone", "UTC"),
+                days_of_week=given.get("days_of_week"),
+                hour_of_day=given.get("hour_of_day", 0),
+                duration_hours=given.get("duration_hours", 1),
+            )
+        except SpecError as error:
+            for problem in error.problems:
+                key = _SPEC_KEYS.get(problem.field, problem.field)
+                self.report(_at(where, key), problem.message)
+            return None, None, None, None
+        except TypeError:
+            # A value of the wrong TOML type, such as a table where a list belongs, fails before validation.
+            for field, value in given.items():
+                self.report(_at(where, _SPEC_KEYS[field]), f"value of the wrong type: {value!r}")
+            return None, None, None, None
+        return (
+            spec.timezone if "timezone" in given else None,
+            spec.days_of_week if "days_of_week" in given else None,
+            spec.hour_of_day if "hour_of_day" in given else None,
+            spec.duration_hours if "duration_hours" in given else None,
         )
-        if not in_range:
-            self.report(where, f"expected {expected}, got {value!r}")
-            return None
-        return float(value)
 
     def embargo(self, raw: Mapping[str, Any], where: str) -> EmbargoSources | None:
         if not any(key in raw for key in ("embargo", "yearly", "holidays")):
