@@ -310,13 +310,14 @@ class _Parser:
     ) -> tuple[str | None, tuple[str, ...] | None, float | None, float | None]:
         """Check the window keys a policy sets with the engine's rules, filling in neutral values for the rest."""
         given = {field: raw[key] for field, key in _SPEC_KEYS.items() if key in raw}
-        for field, value in given.items():
-            if field in ("hour_of_day", "duration_hours") and isinstance(value, bool):
-                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {value!r}")
-                return None, None, None, None
+        before = len(self.problems)
+        # The engine would read true as 1 and an empty list as "every day", so catch both here.
+        for field in ("hour_of_day", "duration_hours"):
+            if isinstance(given.get(field), bool):
+                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {given.pop(field)!r}")
         if isinstance(given.get("days_of_week"), list) and not given["days_of_week"]:
             self.report(_at(where, "days"), 'empty; name at least one day, such as ["Saturday", "Sunday"] or ["Mon-Fri"]')
-            return None, None, None, None
+            given.pop("days_of_week")
         try:
             spec = WindowSpec.parse(
                 timezone=given.get("timezone", "UTC"),
@@ -333,6 +334,8 @@ class _Parser:
             # A value of the wrong TOML type, such as a table where a list belongs, fails before validation.
             for field, value in given.items():
                 self.report(_at(where, _SPEC_KEYS[field]), f"value of the wrong type: {value!r}")
+            return None, None, None, None
+        if len(self.problems) > before:
             return None, None, None, None
         return (
             spec.timezone if "timezone" in given else None,
