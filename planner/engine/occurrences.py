@@ -69,7 +69,7 @@ class Window(NamedTuple):
         return (self.end - self.start).total_seconds() / 3600
 
     def contains(self, instant: datetime) -> bool:
-        """Whether `instant` (an aware datetime) lies inside [start, end)."""
+        """Return whether `instant` (an aware datetime) lies inside [start, end)."""
         return self.start <= instant < self.end
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def resolve_local(day: date, minute_of_day: int, zone: tzinfo) -> datetime:
 
 
 def day_exists(day: date, zone: tzinfo) -> bool:
-    """Whether the local date `day` ever occurred in `zone`.
+    """Return whether the local date `day` ever occurred in `zone`.
 
     A few zones skipped a whole date when they moved across the date line, such as Pacific/Apia,
     which went from 29 to 31 December 2011.
