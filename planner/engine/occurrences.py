@@ -146,7 +146,7 @@ def _embargo_days(spec: WindowSpec) -> _EmbargoDays:
 def _check_rule(embargo_rule: str) -> EmbargoRule:
     if embargo_rule not in EMBARGO_RULES:
         raise ValueError(f"unknown embargo rule {embargo_rule!r}; use 'overlap' or 'start'")
-    return embargo_rule  # type: ignore[return-value]
+    return embargo_rule
 
 
 def _check_aware(name: str, instant: datetime) -> None:

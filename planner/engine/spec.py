@@ -129,7 +129,7 @@ class WindowSpec:
         embargo = _as_items(embargo_dates) if isinstance(embargo_dates, str) else tuple(embargo_dates)
         return cls(
             timezone=timezone,
-            days_of_week=days,  # type: ignore[arg-type]  # normalised by __post_init__
+            days_of_week=days,
             hour_of_day=hour_of_day,
             duration_hours=duration_hours,
             embargo_dates=embargo,  # type: ignore[arg-type]  # normalised by __post_init__
