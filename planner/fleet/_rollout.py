@@ -181,15 +181,19 @@ async def execute(
     concurrency: int = 8,
     account_id: str | None = None,
     progress: ProgressCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Record the rollout in the journal, send its changes, and return the finished run.
 
     At most `concurrency` requests are in flight at once; the client's own limiter paces them
     further. A failed request marks its connector failed and the run goes on with the others.
+    `on_start` receives the run id once the run is recorded, before any request is sent.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     run_id = _record(rollout, journal, account_id)
+    if on_start is not None:
+        on_start(run_id)
 
     to_send = rollout.to_send
     finished = 0
