@@ -89,6 +89,16 @@ class NewEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryUpdate:
+    """A change to one entry: `in_flight` counts an attempt; other statuses record an outcome."""
+
+    connector_id: str
+    status: EntryStatus
+    after: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One run as stored: an apply or a rollback, with its entry counts by status."""
 
@@ -150,7 +160,10 @@ class EntryRecord:
 
 
 class Journal:
-    """A rollout journal stored in one SQLite file. Use as a context manager, or call `close()`."""
+    """A rollout journal stored in one SQLite file. Use as a context manager, or call `close()`.
+
+    A journal is not safe for concurrent use: call its methods from one thread at a time.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -159,7 +172,9 @@ class Journal:
             # The file holds connector notes and site ids, which are private to the account.
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(descriptor)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # A rollout writes from one worker thread (see `_rollout.execute`), one call at a time,
+            # so the connection may be used from a thread other than the one that opened it.
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -229,12 +244,7 @@ class Journal:
 
     def mark_in_flight(self, run_id: str, connector_id: str) -> None:
         """Record that a request for the connector is about to be sent, counting the attempt."""
-        with self._transaction():
-            self._db.execute(
-                "UPDATE entries SET status = 'in_flight', attempts = attempts + 1, error = NULL, updated_at = ?"
-                " WHERE run_id = ? AND connector_id = ?",
-                (_now().isoformat(), run_id, connector_id),
-            )
+        self.update_entries(run_id, [EntryUpdate(connector_id, "in_flight")])
 
     def finish_entry(
         self,
@@ -246,12 +256,26 @@ class Journal:
         error: str | None = None,
     ) -> None:
         """Record the outcome for a connector, with its state after the request when there is one."""
+        self.update_entries(run_id, [EntryUpdate(connector_id, status, after, error)])
+
+    def update_entries(self, run_id: str, updates: Sequence[EntryUpdate]) -> None:
+        """Apply several entry updates in one transaction, in order (one fsync for all of them)."""
+        stamp = _now().isoformat()
         with self._transaction():
-            self._db.execute(
-                "UPDATE entries SET status = ?, after = COALESCE(?, after), error = ?, updated_at = ?"
-                " WHERE run_id = ? AND connector_id = ?",
-                (status, _dump(after) if after is not None else None, error, _now().isoformat(), run_id, connector_id),
-            )
+            for update in updates:
+                if update.status == "in_flight":
+                    self._db.execute(
+                        "UPDATE entries SET status = 'in_flight', attempts = attempts + 1, error = NULL, updated_at = ?"
+                        " WHERE run_id = ? AND connector_id = ?",
+                        (stamp, run_id, update.connector_id),
+                    )
+                    continue
+                after = _dump(update.after) if update.after is not None else None
+                self._db.execute(
+                    "UPDATE entries SET status = ?, after = COALESCE(?, after), error = ?, updated_at = ?"
+                    " WHERE run_id = ? AND connector_id = ?",
+                    (update.status, after, update.error, stamp, run_id, update.connector_id),
+                )
 
     def finish_run(self, run_id: str) -> RunRecord:
         """Mark a run finished: `completed` when every entry is done or unchanged, else `failed`."""

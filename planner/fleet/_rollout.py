@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from planner.fleet._errors import RemoteError
 from planner.fleet._fields import differing_fields, window_fields
-from planner.fleet._journal import EntryRecord, EntryStatus, Journal, NewEntry, RunKind, RunRecord, strip_secrets
+from planner.fleet._journal import (
+    EntryRecord,
+    EntryStatus,
+    EntryUpdate,
+    Journal,
+    NewEntry,
+    RunKind,
+    RunRecord,
+    strip_secrets,
+)
 from planner.fleet._plan import Plan
 
 ActionKind = Literal["send", "unchanged", "conflict", "missing", "done"]
@@ -198,18 +208,70 @@ async def execute(
     to_send = rollout.to_send
     finished = 0
     slots = asyncio.Semaphore(concurrency)
+    # Each journal commit waits for fsync. Doing them on one worker thread keeps the event loop
+    # free to handle responses meanwhile, and keeps the commits in order.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-journal") as writer:
+        record = _JournalWriter(journal, writer, run_id)
 
-    async def send(action: Action) -> None:
-        nonlocal finished
-        async with slots:
-            status = await _send_one(action, api, journal, run_id)
-        finished += 1
-        if progress is not None:
-            progress(finished, len(to_send), action.label, status)
+        async def send(action: Action) -> None:
+            nonlocal finished
+            async with slots:
+                status = await _send_one(action, api, record)
+            finished += 1
+            if progress is not None:
+                progress(finished, len(to_send), action.label, status)
 
-    await asyncio.gather(*(send(action) for action in to_send))
+        await asyncio.gather(*(send(action) for action in to_send))
+
     run = journal.finish_run(run_id)
     return RunResult(run, tuple(journal.entries(run_id)))
+
+
+class _JournalWriter:
+    """Journal updates for one run, committed in groups on the writer thread.
+
+    Updates that arrive while a commit is in progress wait and go into the next commit together,
+    so many concurrent requests share one fsync. Each caller resumes only once its update is
+    committed, so an entry is durably in flight before its request is sent.
+    """
+
+    def __init__(self, journal: Journal, writer: ThreadPoolExecutor, run_id: str) -> None:
+        self._journal = journal
+        self._writer = writer
+        self._run_id = run_id
+        self._pending: list[tuple[EntryUpdate, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def in_flight(self, connector_id: str) -> None:
+        await self._submit(EntryUpdate(connector_id, "in_flight"))
+
+    async def finish(
+        self, connector_id: str, status: EntryStatus, *, after: Mapping[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        await self._submit(EntryUpdate(connector_id, status, after, error))
+
+    async def _submit(self, update: EntryUpdate) -> None:
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((update, committed))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await committed
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            updates = [update for update, _ in batch]
+            try:
+                await loop.run_in_executor(self._writer, self._journal.update_entries, self._run_id, updates)
+            except Exception as error:  # handed to every caller waiting on this commit
+                for _, committed in batch:
+                    if not committed.done():
+                        committed.set_exception(error)
+                continue
+            for _, committed in batch:
+                if not committed.done():
+                    committed.set_result(None)
 
 
 def _record(rollout: Rollout, journal: Journal, account_id: str | None) -> str:
@@ -245,20 +307,20 @@ def _initial_status(action: Action) -> tuple[EntryStatus, str | None]:
     return action.kind, action.reason
 
 
-async def _send_one(action: Action, api: ConnectorsAPI, journal: Journal, run_id: str) -> EntryStatus:
-    journal.mark_in_flight(run_id, action.connector_id)
+async def _send_one(action: Action, api: ConnectorsAPI, record: _JournalWriter) -> EntryStatus:
+    await record.in_flight(action.connector_id)
     try:
         after = await api.edit_window(action.connector_id, action.fields)
     except RemoteError as error:
-        journal.finish_entry(run_id, action.connector_id, "failed", error=str(error))
+        await record.finish(action.connector_id, "failed", error=str(error))
         return "failed"
 
     mismatched = differing_fields(window_fields(after), action.desired)
     if mismatched:
-        journal.finish_entry(run_id, action.connector_id, "failed", after=strip_secrets(after),
-                             error=f"the API accepted the change but returned other values for {', '.join(mismatched)}")
+        await record.finish(action.connector_id, "failed", after=strip_secrets(after),
+                            error=f"the API accepted the change but returned other values for {', '.join(mismatched)}")
         return "failed"
-    journal.finish_entry(run_id, action.connector_id, "done", after=strip_secrets(after))
+    await record.finish(action.connector_id, "done", after=strip_secrets(after))
     return "done"
 
 
