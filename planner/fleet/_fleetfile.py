@@ -1,6 +1,6 @@
-"""Fleet files: TOML that says which window each group of connectors should have.
+"""Fleet files: TOML that sets the window each group of connectors should have.
 
-A fleet file holds `horizon_days`, `prune_past`, an ordered array of `[[policy]]` tables and an
+A fleet file contains `horizon_days`, `prune_past`, an ordered array of `[[policy]]` tables and an
 optional `[stagger]` table. Parsing collects every problem with its location before raising, so a
 user fixes the whole file in one pass.
 """
@@ -31,7 +31,7 @@ _MATCH_KEYS = ("notes", "ids", "site_id", "timezone", "device_type", "all")
 _STAGGER_KEYS = ("max_concurrent", "ha", "start_hours")
 _DEVICE_TYPES = ("MANAGED", "LICENSED")
 
-# How the engine's field names read as fleet-file keys.
+# Fleet-file keys for the engine's field names.
 _SPEC_KEYS = {"timezone": "timezone", "days_of_week": "days", "hour_of_day": "hour", "duration_hours": "duration"}
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _START_HOURS = re.compile(r"^\s*(\d{1,2})\s*-\s*(\d{1,2})\s*$")
@@ -309,21 +309,21 @@ class _Parser:
         self, raw: Mapping[str, Any], where: str
     ) -> tuple[str | None, tuple[str, ...] | None, float | None, float | None]:
         """Check the window keys a policy sets with the engine's rules, filling in neutral values for the rest."""
-        given = {field: raw[key] for field, key in _SPEC_KEYS.items() if key in raw}
+        window_values = {field: raw[key] for field, key in _SPEC_KEYS.items() if key in raw}
         before = len(self.problems)
         # The engine would read true as 1 and an empty list as "every day", so catch both here.
         for field in ("hour_of_day", "duration_hours"):
-            if isinstance(given.get(field), bool):
-                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {given.pop(field)!r}")
-        if isinstance(given.get("days_of_week"), list) and not given["days_of_week"]:
+            if isinstance(window_values.get(field), bool):
+                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {window_values.pop(field)!r}")
+        if isinstance(window_values.get("days_of_week"), list) and not window_values["days_of_week"]:
             self.report(_at(where, "days"), 'empty; name at least one day, such as ["Saturday", "Sunday"] or ["Mon-Fri"]')
-            given.pop("days_of_week")
+            window_values.pop("days_of_week")
         try:
             spec = WindowSpec.parse(
-                timezone=given.get("timezone", "UTC"),
-                days_of_week=given.get("days_of_week"),
-                hour_of_day=given.get("hour_of_day", 0),
-                duration_hours=given.get("duration_hours", 1),
+                timezone=window_values.get("timezone", "UTC"),
+                days_of_week=window_values.get("days_of_week"),
+                hour_of_day=window_values.get("hour_of_day", 0),
+                duration_hours=window_values.get("duration_hours", 1),
             )
         except SpecError as error:
             for problem in error.problems:
@@ -332,16 +332,16 @@ class _Parser:
             return None, None, None, None
         except TypeError:
             # A value of the wrong TOML type, such as a table where a list belongs, fails before validation.
-            for field, value in given.items():
+            for field, value in window_values.items():
                 self.report(_at(where, _SPEC_KEYS[field]), f"value of the wrong type: {value!r}")
             return None, None, None, None
         if len(self.problems) > before:
             return None, None, None, None
         return (
-            spec.timezone if "timezone" in given else None,
-            spec.days_of_week if "days_of_week" in given else None,
-            spec.hour_of_day if "hour_of_day" in given else None,
-            spec.duration_hours if "duration_hours" in given else None,
+            spec.timezone if "timezone" in window_values else None,
+            spec.days_of_week if "days_of_week" in window_values else None,
+            spec.hour_of_day if "hour_of_day" in window_values else None,
+            spec.duration_hours if "duration_hours" in window_values else None,
         )
 
     def embargo(self, raw: Mapping[str, Any], where: str) -> EmbargoSources | None:

@@ -169,7 +169,7 @@ class Journal:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # The file holds connector notes and site ids, which are private to the account.
+            # The file contains connector notes and site ids, which are private to the account.
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(descriptor)
             # A rollout writes from one worker thread (see `_rollout.execute`), one call at a time,

@@ -70,11 +70,11 @@ class PlannedWindow:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorPlan:
-    """What a plan does to one selected connector.
+    """The plan for one selected connector.
 
-    `before` is the connector object as read (secrets removed); `desired` holds all five window
-    fields, those the policy leaves unset copied unchanged from `before`; `changes` names the
-    fields that differ. `shifted_from_hour` is the hour before staggering moved it, or None.
+    `before` is the connector object as read, with secrets removed. `desired` contains all five
+    window fields, and those the policy leaves unset are copied from `before`. `changes` names
+    the fields that differ. `shifted_from_hour` is the hour before staggering moved it, or None.
     """
 
     connector_id: str

@@ -1,8 +1,8 @@
 """Rollouts: apply a plan, resume a run, roll a run back, each recorded in the journal.
 
 Every operation has two steps. `prepare_*` re-reads the connectors and decides, per connector,
-whether to send a change, leave it (already as desired), or skip it as a conflict; nothing is
-written anywhere. `execute` then records the run with every before-state in one transaction and
+whether to send a change, leave it (already as desired), or skip it as a conflict. It writes
+nothing. `execute` then records the run with every before-state in one transaction and
 sends the PATCH requests, so a crash at any instant leaves a journal that `resume` can finish.
 """
 
@@ -35,7 +35,7 @@ ProgressCallback = Callable[[int, int, str, EntryStatus], None]
 
 
 class ConnectorsAPI(Protocol):
-    """What a rollout needs from the connectors API. Each method raises RemoteError on failure."""
+    """The connectors API operations a rollout uses. Each method raises RemoteError on failure."""
 
     async def list_connectors(self) -> list[dict[str, Any]]:
         """Return every connector object of the account."""
@@ -48,11 +48,11 @@ class ConnectorsAPI(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """What a rollout does to one connector.
+    """The step a rollout takes for one connector.
 
-    `before` is the connector object as just re-read (the plan's copy when the connector is
-    missing); `desired` holds the five window fields it should end with; `fields` is the subset
-    to send, the fields that differ now.
+    `before` is the connector object as just re-read, or the plan's copy when the connector is
+    missing. `desired` contains the five window fields it should end with, and `fields` the
+    subset to send: those that differ now.
     """
 
     connector_id: str
@@ -100,7 +100,7 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
     """Re-read the connectors and decide what applying `plan` sends.
 
     A connector whose window fields changed since the plan was made is a conflict, unless `force`,
-    which sends the plan's fields over whatever it holds now.
+    which sends the plan's fields over whatever it has now.
     """
     current = _by_id(await api.list_connectors())
     actions = []
@@ -123,8 +123,8 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
 async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) -> Rollout:
     """Re-read the connectors and decide what rolling back run `run_id` sends.
 
-    A connector is restored to the window fields it had before the run only while it still holds
-    every field the run set; one that was changed again since is a conflict.
+    A connector is restored to the window fields it had before the run only while it still has
+    every field the run set. One that was changed again since is a conflict.
     """
     journal.run(run_id)
     current = _by_id(await api.list_connectors())
@@ -154,9 +154,9 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
 async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, force: bool = False) -> Rollout:
     """Re-read the connectors a run has not finished and decide what resuming it sends.
 
-    A connector already at its desired window is marked done without a request. One that holds
-    neither its recorded before-state nor its desired window was changed by someone else: a
-    conflict, unless `force`.
+    A connector already at its desired window is marked done without a request. One that has
+    neither its recorded before-state nor its desired window was changed by someone else, so it
+    is a conflict, unless `force`.
     """
     run = journal.run(run_id)
     current = _by_id(await api.list_connectors())
