@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +201,63 @@ def test_progress_reports_each_connector(journal: Journal) -> None:
                         progress=lambda finished, total, label, status: seen.append((finished, total))))
 
     assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+
+class SlowFakeAPI(FakeConnectorsAPI):
+    """A fake whose PATCH takes a moment, counting how many are in flight at once."""
+
+    def __init__(self, connectors: list[dict[str, object]]) -> None:
+        super().__init__(connectors)  # type: ignore[arg-type]
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def edit_window(self, connector_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        await asyncio.sleep(0.005)
+        self.in_flight -= 1
+        return await super().edit_window(connector_id, fields)
+
+
+def test_concurrency_cap_respected(journal: Journal) -> None:
+    connectors = [make_connector(number) for number in range(12)]
+    api = SlowFakeAPI(connectors)
+
+    result = asyncio.run(execute(asyncio.run(prepare_apply(plan_for(connectors), api)), api, journal, concurrency=3))
+
+    assert result.succeeded
+    assert api.max_in_flight == 3
+
+
+def test_resume_force_overwrites(journal: Journal) -> None:
+    connectors = [make_connector(1)]
+    api = FakeConnectorsAPI(connectors)
+    api.fail["conn-0001"] = 1
+    first = asyncio.run(execute(asyncio.run(prepare_apply(plan_for(connectors), api)), api, journal))
+    api.connectors["conn-0001"]["timezone"] = "Asia/Tokyo"
+
+    resumed = asyncio.run(prepare_resume(journal, first.run.run_id, api, force=True))
+    result = asyncio.run(execute(resumed, api, journal))
+
+    assert [action.kind for action in resumed.actions] == ["send"]
+    assert result.succeeded
+    assert api.connectors["conn-0001"]["interrupt_window_hour_of_day"] == 2
+    # The desired window carries all five fields, so the zone the policy kept is restored too.
+    assert api.connectors["conn-0001"]["timezone"] == "America/New_York"
+
+
+def test_every_entry_in_flight_before_its_request(journal: Journal) -> None:
+    connectors = [make_connector(number) for number in range(4)]
+    seen: list[str] = []
+
+    class CheckingAPI(FakeConnectorsAPI):
+        async def edit_window(self, connector_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+            (run,) = journal.runs()
+            entry = next(entry for entry in journal.entries(run.run_id) if entry.connector_id == connector_id)
+            seen.append(entry.status)
+            return await super().edit_window(connector_id, fields)
+
+    api = CheckingAPI(connectors)
+    asyncio.run(execute(asyncio.run(prepare_apply(plan_for(connectors), api)), api, journal))
+
+    assert seen == ["in_flight"] * 4
