@@ -1,8 +1,26 @@
 """Fleet files: TOML that sets the window each group of connectors should have.
 
-A fleet file contains `horizon_days`, `prune_past`, an ordered array of `[[policy]]` tables and an
-optional `[stagger]` table. Parsing collects every problem with its location before raising, so a
-user fixes the whole file in one pass.
+    horizon_days = 180          # days ahead that plans, yearly embargoes and staggering cover
+    prune_past = true           # drop embargo dates before today (the connector's local date)
+
+    [[policy]]                  # policies apply in order; the first that matches wins
+    name = "branches"
+    match = { notes = "branch-*" }   # or ids, site_id, timezone (glob), device_type, all = true
+    days = ["Saturday", "Sunday"]    # unset keys keep each connector's current value
+    hour = 2
+    duration = 4
+    timezone = "Europe/Berlin"
+    embargo = ["2027-01-15", "2027-11-26..2027-11-29"]   # replaces the connector's own dates
+    yearly = ["12-24..12-26", "12-20..01-05"]
+    holidays = ["US", "DE-BY"]
+
+    [stagger]
+    max_concurrent = 10         # at most 10 selected connectors in an open window at any instant
+    ha = "disjoint"             # connectors sharing a site_id never have overlapping windows
+    start_hours = "22-04"       # start hours staggering may move a window into, from 22:00 up to 04:00
+
+Parsing collects every problem with its location (table and key) before raising, so a user fixes
+the whole file in one pass.
 """
 
 from __future__ import annotations
