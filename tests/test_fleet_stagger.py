@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.engine import WindowSpec, expand
-from planner.fleet import Plan, StaggerError, make_plan, parse_fleet_file
+from planner.fleet import Plan, StaggerError, load_fleet_file, make_plan, parse_fleet_file
 
 from fleet_fixtures import NOW, ZONES, make_connector
 
@@ -111,12 +113,42 @@ def test_impossible_stagger_names_connectors_and_constraint() -> None:
     with pytest.raises(StaggerError) as caught:
         make_plan(fleet, connectors, NOW)
 
+    # Only 02:00 is allowed: each HA pair needs two disjoint hours, and conn-0004 (alone at its
+    # site) takes the only place max_concurrent = 1 leaves.
     message = str(caught.value)
-    assert set(caught.value.failures) == {f"branch-{number:04d} (conn-{number:04d})" for number in range(1, 5)}
+    assert set(caught.value.failures) == {f"branch-{number:04d} (conn-{number:04d})" for number in range(4)}
     assert "connector branch-0001 (conn-0001): no start hour in start_hours 02-03 meets" in message
     assert 'ha = "disjoint" (site_id \'site-0000\')' in message
-    assert "max_concurrent = 1" in message
     assert "Widen stagger.start_hours" in message
+
+
+def test_max_concurrent_failure_named() -> None:
+    connectors = [make_connector(number, timezone="Europe/Berlin", site_id=f"own-{number}") for number in range(3)]
+    fleet = parse_fleet_file(fleet_text(1, False, "02-03"))
+
+    with pytest.raises(StaggerError) as caught:
+        make_plan(fleet, connectors, NOW)
+
+    assert set(caught.value.failures) == {"branch-0001 (conn-0001)", "branch-0002 (conn-0002)"}
+    assert caught.value.failures["branch-0001 (conn-0001)"] == "no start hour in start_hours 02-03 meets max_concurrent = 1"
+
+
+def test_repair_moves_earlier_connector() -> None:
+    """First fit leaves no hour for the third connector; moving the first one makes room."""
+    berlin = make_connector(0, timezone="Europe/Berlin", site_id="a")
+    london = [make_connector(number, timezone="Europe/London", site_id=f"b{number}") for number in (1, 2)]
+    fleet = parse_fleet_file(
+        '[[policy]]\nmatch = { all = true }\ndays = ["Saturday"]\nhour = 3\nduration = 1\n'
+        '[stagger]\nmax_concurrent = 1\nstart_hours = "02-04"\n'
+    )
+
+    plan = make_plan(fleet, [berlin, *london], NOW)
+
+    # In UTC: Berlin 02:00 is 01:00, London 03:00 is 03:00 and London 02:00 is 02:00.
+    hours = {item.connector_id: item.desired["interrupt_window_hour_of_day"] for item in plan.connectors}
+    assert hours == {"conn-0000": 2, "conn-0001": 3, "conn-0002": 2}
+    everything = [interval for intervals in open_intervals(plan).values() for interval in intervals]
+    assert max_open_at_once(everything) == 1
 
 
 def test_unselected_ha_peer_is_avoided() -> None:
@@ -189,3 +221,17 @@ def test_stagger_properties(
             assert item.shifted_from_hour == original["hour"]
             assert fleet.stagger is not None
             assert fleet.stagger.start_hours is None or fleet.stagger.start_hours.contains(hour)
+
+
+def test_sample_fleet_meets_its_stagger() -> None:
+    samples = Path(__file__).parent.parent / "samples"
+    fleet = load_fleet_file(samples / "fleet.toml")
+    connectors = json.loads((samples / "connectors.json").read_text())["result"]
+
+    plan = make_plan(fleet, connectors, NOW)
+
+    assert fleet.stagger is not None
+    assert fleet.stagger.max_concurrent == 10
+    everything = [interval for intervals in open_intervals(plan).values() for interval in intervals]
+    assert max_open_at_once(everything) <= 10
+    assert_ha_disjoint(plan)
