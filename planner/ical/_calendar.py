@@ -18,6 +18,8 @@ from planner.ical._vtimezone import vtimezone
 
 PRODID = f"-//planner//Interrupt windows {__version__}//EN"
 
+FLEET_NAME = "Interrupt windows: all connectors"
+
 # A window that overlaps the export range starts at most 24 hours before it and ends at most 24
 # hours after it, so each VTIMEZONE covers the range with this margin on both sides.
 _ZONE_MARGIN = timedelta(days=2)
@@ -115,7 +117,7 @@ def fleet_calendar(
     connectors: Iterable[Mapping[str, Any] | Connector],
     options: ExportOptions,
     *,
-    name: str = "Interrupt windows: all connectors",
+    name: str | None = None,
 ) -> CalendarExport:
     """Export many connectors, given as API connector objects or `Connector` values, in one calendar.
 
@@ -126,4 +128,4 @@ def fleet_calendar(
     parsed.extend(connectors_from_api(item for item in items if not isinstance(item, Connector)))
     parsed.sort(key=lambda connector: connector.id)
     blocks = [render_connector(connector, options) for connector in parsed]
-    return assemble_calendar(blocks, options, name=name)
+    return assemble_calendar(blocks, options, name=name or FLEET_NAME)

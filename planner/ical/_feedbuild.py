@@ -13,12 +13,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from planner.engine import EmbargoRule, next_windows
-from planner.ical._calendar import assemble_calendar
+from planner.ical._calendar import FLEET_NAME, assemble_calendar
 from planner.ical._connector import Connector
 from planner.ical._events import EventBlock, render_connector
-from planner.ical._options import Recurrence
+from planner.ical._options import ExportOptions, Recurrence
 from planner.ical.errors import ConnectorDataError, FeedConfigError
-from planner.ical._options import ExportOptions
 
 logger = logging.getLogger("planner.ical.feed")
 
@@ -175,7 +174,7 @@ def build_content(
     blocks = [render_connector(connector, options) for connector in connectors]
     bodies: dict[str, tuple[str, bytes, bool]] = {}
 
-    fleet = assemble_calendar(blocks, options, name="Interrupt windows: all connectors")
+    fleet = assemble_calendar(blocks, options, name=FLEET_NAME)
     bodies[FLEET_PATH] = (CALENDAR_TYPE, fleet.to_bytes(), True)
 
     by_site: dict[str, list[EventBlock]] = {}
