@@ -176,10 +176,11 @@ class _Writer:
 
     def _end_line(self, window: Window) -> str:
         # A local end in the second pass through a fold (fold=1) would be read as the first
-        # occurrence (RFC 5545 section 3.3.5), an hour early, so such an end is a DURATION.
+        # occurrence (RFC 5545 section 3.3.5), an hour early. A DURATION would be exact by the
+        # RFC, but some clients add it to the wall time, so such an end is written in UTC.
         local_end = window.local_end
         if local_end.fold:
-            return fold(self.duration)
+            return f"DTEND:{format_utc(window.end)}\r\n"
         return fold(f"DTEND{self.tzid}:{format_local(local_end)}")
 
 
@@ -228,8 +229,8 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
     An RRULE instance is the slot date at the spec's wall time. RFC 5545 section 3.3.10 drops
     instances whose local time does not exist, while the engine moves such a window past the
     gap, and clients differ in how they treat these instances. A series therefore never spans a
-    slot date whose wall time does not exist: the series ends before it, the moved window gets a
-    VEVENT of its own, and a new series starts after it.
+    slot date whose wall time does not exist, nor a window in which the UTC offset changes: the
+    series ends before it, the window gets a VEVENT of its own, and a new series starts after.
     """
     spec = writer.connector.spec
     zone = spec.zone
@@ -245,7 +246,8 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
         exists = (
             wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
         )
-        if exists and window.local_start.replace(tzinfo=None) == wall:
+        regular = exists and window.local_start.replace(tzinfo=None) == wall
+        if regular and window.local_start.utcoffset() == window.local_end.utcoffset():
             current.append(window)
             continue
 
@@ -253,6 +255,11 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
             segments.append(_Segment(current))
             current = []
         standalone.append(window)
+        if regular:
+            # The offset changes inside this window. DURATION is exact elapsed time by RFC 5545
+            # section 3.3.6, but some clients (recurring-ical-events 3.8, for one) add it to the
+            # wall time, so the window gets an event of its own with an explicit end.
+            continue
         warnings.append(
             f"connector {writer.connector.id}: {wall:%Y-%m-%d %H:%M} does not exist in "
             f"{spec.timezone} (a DST gap), so the window moved to "
