@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sys
 import tempfile
 import threading
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.engine import EMBARGO_RULES, SpecError, WindowSpec
+from planner.cli._common import EXIT_FAILURE, fail_usage, read_json_file
+from planner.cli.windows import instant_from_option, spec_from_options, spec_options
+from planner.engine import EMBARGO_RULES, parse_instant
 from planner.ical import (
     DEFAULT_HORIZON,
     RECURRENCES,
@@ -32,57 +33,8 @@ from planner.ical.feed import FeedServer, FeedSettings, read_token_file, snapsho
 
 logger = logging.getLogger("planner.cli.ics")
 
-
-def _parse_when(value: str, option: str, zone: tzinfo) -> datetime:
-    """Read an ISO 8601 date or date-time; without an offset it is local time in `zone`."""
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        else:
-            parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date or date-time, such as 2026-03-01 or "
-            "2026-03-01T12:00:00+01:00",
-            param_hint=option,
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed
-
-
-def _read_json(path: Path, option: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise click.BadParameter(f"cannot read {str(path)!r}: {error}", param_hint=option) from None
-
-
-def _spec_from_options(
-    timezone: str | None,
-    days: str | None,
-    hour: float | None,
-    duration: float | None,
-    embargo: tuple[str, ...],
-) -> WindowSpec:
-    missing = [
-        name
-        for name, value in (("--timezone", timezone), ("--hour", hour), ("--duration", duration))
-        if value is None
-    ]
-    if missing:
-        raise click.UsageError(
-            f"missing {', '.join(missing)}; give a spec with --timezone, --hour and --duration, "
-            "or use --connector FILE or --snapshot FILE"
-        )
-    return WindowSpec.parse(
-        timezone=timezone,  # type: ignore[arg-type]  # checked above
-        days_of_week=days,
-        hour_of_day=hour,  # type: ignore[arg-type]
-        duration_hours=duration,  # type: ignore[arg-type]
-        embargo_dates=list(embargo),
-    )
+# The `spec_options` parameters that type a spec in, which a snapshot cannot be combined with.
+_TYPED_SPEC_OPTIONS = ("timezone", "days", "hour", "duration", "embargo")
 
 
 def _write_atomically(text: str, output: Path) -> None:
@@ -98,80 +50,110 @@ def _write_atomically(text: str, output: Path) -> None:
         raise
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
+def _snapshot_range(start_text: str | None, end_text: str | None) -> tuple[datetime, datetime]:
+    """Read --from and --until for a snapshot, whose connectors have many zones: UTC is used."""
+    try:
+        start = parse_instant(start_text, UTC) if start_text else datetime.now(UTC).replace(microsecond=0)
+        end = parse_instant(end_text, UTC) if end_text else start + DEFAULT_HORIZON
+    except ValueError as error:
+        fail_usage([str(error)])
+    return start, end
+
+
+def _build(
+    options: dict[str, Any],
+    snapshot_file: Path | None,
+    start_text: str | None,
+    end_text: str | None,
+    export_settings: dict[str, Any],
+    name: str | None,
+) -> tuple[CalendarExport, tuple[str, ...]]:
+    """Build the calendar from a snapshot, a connector file or typed spec options."""
+    if snapshot_file is not None:
+        given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
+        if options.get("connector_file"):
+            given.append("--connector")
+        if given:
+            fail_usage(
+                f"{option} cannot be combined with --snapshot; the snapshot's connectors carry "
+                "their own windows"
+                for option in given
+            )
+        start, end = _snapshot_range(start_text, end_text)
+        export = ExportOptions(start=start, end=end, **export_settings) if end > start else None
+        if export is None:
+            fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
+        connectors = read_snapshot(snapshot_file)
+        return (
+            fleet_calendar(connectors, export, name=name, tz_database=options["tz_database"]),
+            (),
+        )
+
+    spec = spec_from_options(options)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = instant_from_option("--from", start_text, spec, now)
+    end = instant_from_option("--until", end_text, spec, start + DEFAULT_HORIZON)
+    if end <= start:
+        fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
+    export = ExportOptions(start=start, end=end, **export_settings)
+
+    connector_file = options.get("connector_file")
+    if connector_file:
+        data = read_json_file(connector_file, "connector file")
+        connector = Connector.from_api(data, tz_database=options["tz_database"])
+        return connector_calendar(connector, export, name=name), spec.warnings
+    return spec_calendar(spec, export, name=name), spec.warnings
 
 
 @click.command("ics")
-@click.option("--timezone", help="IANA time zone of the window, such as Europe/Berlin.")
-@click.option("--days", help="Allowed days, such as 'Sat,Sun' or 'Mon-Fri' (default: every day).")
-@click.option("--hour", type=float, help="Start time of day in hours; 2.5 is 02:30.")
-@click.option("--duration", type=float, help="Window length in hours, 1 to 24.")
-@click.option(
-    "--embargo",
-    multiple=True,
-    metavar="DATE|START..END",
-    help="Embargoed local date or inclusive range; repeat for more.",
-)
-@click.option(
-    "--connector",
-    "connector_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON file with one connector object as the API returns it (envelope allowed).",
-)
+@spec_options
 @click.option(
     "--snapshot",
     "snapshot_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON file with the API's list of connectors (envelope or bare list).",
+    help="Export every connector of a JSON file holding the API's list of connectors "
+    "(envelope or bare list).",
 )
 @click.option(
     "--embargo-rule",
     type=click.Choice(EMBARGO_RULES),
     default="overlap",
     show_default=True,
-    help="overlap blocks windows touching an embargoed day; start only those starting on one.",
+    help="overlap: block a window that touches an embargoed day; start: only one that starts on it.",
 )
 @click.option(
     "--from",
     "start_text",
     metavar="WHEN",
-    help="Start of the range, ISO 8601 date or date-time (default: now). Without an offset it "
-    "is read in the spec's zone, or in UTC for --snapshot.",
+    help="Start of the range (ISO 8601). Default: now. Without an offset it is read in the "
+    "spec's zone, or in UTC with --snapshot.",
 )
 @click.option(
     "--until",
     "end_text",
     metavar="WHEN",
-    help=f"End of the range, exclusive (default: {DEFAULT_HORIZON.days} days after --from).",
+    help=f"End of the range, exclusive (ISO 8601). Default: {DEFAULT_HORIZON.days} days after --from.",
 )
 @click.option(
     "--recurrence",
     type=click.Choice(RECURRENCES),
     default="expanded",
     show_default=True,
-    help="expanded writes one event per window; rrule one recurring event per connector.",
+    help="expanded: one event per window; rrule: recurring events per connector.",
 )
 @click.option(
     "--include-blocked",
     is_flag=True,
     help="Include embargoed windows as cancelled events (STATUS:CANCELLED).",
 )
-@click.option("--name", help="Calendar name shown by clients (NAME and X-WR-CALNAME).")
+@click.option("--name", help="Calendar name that clients show (NAME and X-WR-CALNAME).")
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="File to write (default: standard output).",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write. Default: standard output.",
 )
 def ics(
-    timezone: str | None,
-    days: str | None,
-    hour: float | None,
-    duration: float | None,
-    embargo: tuple[str, ...],
-    connector_file: Path | None,
     snapshot_file: Path | None,
     embargo_rule: str,
     start_text: str | None,
@@ -180,79 +162,37 @@ def ics(
     include_blocked: bool,
     name: str | None,
     output: Path | None,
+    **options: Any,
 ) -> None:
     """Write interrupt windows as an iCalendar file.
 
     Give one window spec (--timezone, --days, --hour, --duration, --embargo), one connector
-    (--connector FILE) or many (--snapshot FILE). Blocked windows are left out unless
-    --include-blocked is given.
+    (--connector FILE) or many (--snapshot FILE). WHEN is an ISO 8601 date or date-time.
+    Blocked windows are left out unless --include-blocked is given.
     """
-    spec_given = any(value is not None for value in (timezone, days, hour, duration)) or embargo
-    sources = [
-        flag
-        for flag, given in (
-            ("spec options", spec_given),
-            ("--connector", connector_file is not None),
-            ("--snapshot", snapshot_file is not None),
-        )
-        if given
-    ]
-    if len(sources) > 1:
-        raise click.UsageError(f"use only one of {' and '.join(sources)}")
-
+    export_settings = {
+        "recurrence": recurrence,
+        "include_blocked": include_blocked,
+        "embargo_rule": embargo_rule,
+    }
     try:
-        zone: tzinfo = UTC
-        spec: WindowSpec | None = None
-        connector: Connector | None = None
-        connectors: list[Any] = []
-        if connector_file is not None:
-            connector = Connector.from_api(_read_json(connector_file, "--connector"))
-            zone = connector.spec.zone
-        elif snapshot_file is not None:
-            connectors = read_snapshot(snapshot_file)
-        else:
-            spec = _spec_from_options(timezone, days, hour, duration, embargo)
-            zone = spec.zone
-
-        start = _parse_when(start_text, "--from", zone) if start_text else datetime.now(UTC)
-        end = _parse_when(end_text, "--until", zone) if end_text else start + DEFAULT_HORIZON
-        if end <= start:
-            raise click.BadParameter(
-                f"{end.isoformat()} is not after --from {start.isoformat()}", param_hint="--until"
-            )
-        options = ExportOptions(
-            start=start,
-            end=end,
-            recurrence=recurrence,  # type: ignore[arg-type]  # click.Choice checked it
-            include_blocked=include_blocked,
-            embargo_rule=embargo_rule,  # type: ignore[arg-type]
+        calendar, spec_warnings = _build(
+            options, snapshot_file, start_text, end_text, export_settings, name
         )
-
-        calendar: CalendarExport
-        if connector is not None:
-            calendar = connector_calendar(connector, options, name=name)
-        elif spec is not None:
-            calendar = spec_calendar(spec, options, name=name)
-        else:
-            calendar = fleet_calendar(connectors, options, name=name)
-    except SpecError as error:
-        for problem in error.problems:
-            click.echo(f"Error: {problem}", err=True)
-        sys.exit(2)
     except CalendarError as error:
-        _fail(str(error))
-        return
+        fail_usage([str(error)])
 
-    for warning in (*(spec.warnings if spec else ()), *calendar.warnings):
+    for warning in (*spec_warnings, *calendar.warnings):
         click.echo(f"Warning: {warning}", err=True)
     if output is None:
         click.echo(calendar.text, nl=False)
-    else:
-        try:
-            _write_atomically(calendar.text, output)
-        except OSError as error:
-            _fail(f"cannot write {str(output)!r}: {error.strerror}", code=1)
-        click.echo(f"Wrote {calendar.event_count} events to {output}", err=True)
+        return
+    try:
+        _write_atomically(calendar.text, output)
+    except OSError as error:
+        click.echo(f"Error: cannot write {str(output)!r}: {error.strerror}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"Wrote {calendar.event_count} events to {output}", err=True)
 
 
 @click.command("serve")
@@ -317,11 +257,10 @@ def serve(
         )
         server = FeedServer(snapshot_source(snapshot_file), settings, host=host, port=port)
     except CalendarError as error:
-        _fail(str(error))
-        return
+        fail_usage([str(error)])
     except OSError as error:
-        _fail(f"cannot listen on {host}:{port}: {error.strerror}", code=1)
-        return
+        click.echo(f"Error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        sys.exit(EXIT_FAILURE)
 
     if settings.token is None and host not in ("127.0.0.1", "::1", "localhost"):
         logger.warning("serving on %s without --token-file: anyone who can reach it reads the calendars", host)

@@ -118,6 +118,7 @@ def fleet_calendar(
     options: ExportOptions,
     *,
     name: str | None = None,
+    tz_database: TzDatabase = "tzdata",
 ) -> CalendarExport:
     """Export many connectors, given as API connector objects or `Connector` values, in one calendar.
 
@@ -125,7 +126,11 @@ def fleet_calendar(
     """
     items = list(connectors)
     parsed = [item for item in items if isinstance(item, Connector)]
-    parsed.extend(connectors_from_api(item for item in items if not isinstance(item, Connector)))
+    parsed.extend(
+        connectors_from_api(
+            (item for item in items if not isinstance(item, Connector)), tz_database=tz_database
+        )
+    )
     parsed.sort(key=lambda connector: connector.id)
     blocks = [render_connector(connector, options) for connector in parsed]
-    return assemble_calendar(blocks, options, name=name or FLEET_NAME)
+    return assemble_calendar(blocks, options, name=name or FLEET_NAME, tz_database=tz_database)

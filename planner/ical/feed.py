@@ -36,6 +36,19 @@ from planner.ical._feedbuild import (
 )
 from planner.ical.errors import FeedConfigError
 
+__all__ = [
+    "CalendarFeed",
+    "Clock",
+    "ConnectorSource",
+    "FeedContent",
+    "FeedHTTPServer",
+    "FeedResource",
+    "FeedServer",
+    "FeedSettings",
+    "read_token_file",
+    "snapshot_source",
+]
+
 logger = logging.getLogger("planner.ical.feed")
 
 ConnectorSource = Callable[[], Iterable[Mapping[str, Any]]]
@@ -307,8 +320,10 @@ class FeedServer:
     ) -> None:
         self.settings = settings or FeedSettings()
         self.httpd = FeedHTTPServer((host, port))
-        self.host, self.port = self.httpd.server_address[:2]  # type: ignore[misc]
-        url_host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        bound = self.httpd.socket.getsockname()
+        self.host: str = bound[0]
+        self.port: int = bound[1]
+        url_host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{url_host}:{self.port}"
         self.feed = CalendarFeed(source, self.settings, self.url, clock=clock)
         self.httpd.feed = self.feed
