@@ -51,6 +51,9 @@ __all__ = [
 
 logger = logging.getLogger("planner.ical.feed")
 
+# How often the listener checks for stop(); a short poll keeps shutdown quick.
+_SHUTDOWN_POLL_SECONDS = 0.05
+
 ConnectorSource = Callable[[], Iterable[Mapping[str, Any]]]
 Clock = Callable[[], datetime]
 
@@ -282,14 +285,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # The query is left out because it carries the token.
-        path = urlsplit(self.path).path
-        logger.debug("%s %s %s", self.command, path, code)
+        # The query is left out because it carries the token. A malformed request has no
+        # command or path yet.
+        command = getattr(self, "command", None) or "-"
+        path = urlsplit(getattr(self, "path", "") or "").path or "-"
+        logger.debug("%s %s %s", command, path, code)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        # The base class calls this for malformed requests; its arguments can hold the raw
-        # request line, query and token included, so only the kind of event is logged.
-        logger.debug("request from %s rejected: %s", self.client_address[0], format.split(" ")[0])
+        # The base class calls this for malformed requests. Its message quotes the raw request
+        # line, query and token included, so only the status code is logged.
+        code = args[0] if args and isinstance(args[0], int) else "-"
+        logger.debug("rejected a request from %s with status %s", self.client_address[0], code)
 
 
 class FeedHTTPServer(ThreadingHTTPServer):
@@ -333,7 +339,12 @@ class FeedServer:
     def start(self) -> bool:
         """Refresh once, then serve and refresh in background threads; return the first refresh's result."""
         first = self.feed.refresh()
-        serve = threading.Thread(target=self.httpd.serve_forever, name="feed-http", daemon=True)
+        serve = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_SECONDS},
+            name="feed-http",
+            daemon=True,
+        )
         refresh = threading.Thread(target=self._refresh_loop, name="feed-refresh", daemon=True)
         self._threads = [serve, refresh]
         for thread in self._threads:
