@@ -42,8 +42,8 @@ def _write_atomically(text: str, output: Path) -> None:
     directory = output.resolve().parent
     handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -185,7 +185,10 @@ def ics(
     for warning in (*spec_warnings, *calendar.warnings):
         click.echo(f"Warning: {warning}", err=True)
     if output is None:
-        click.echo(calendar.text, nl=False)
+        # Bytes, so that CRLF line ends and UTF-8 survive any platform or locale.
+        stdout = sys.stdout.buffer
+        stdout.write(calendar.to_bytes())
+        stdout.flush()
         return
     try:
         _write_atomically(calendar.text, output)
