@@ -62,22 +62,12 @@ def sequence_of(last_updated: datetime | None) -> int:
     return min(max(seconds, 0), _MAX_INTEGER)
 
 
-def _offset_text(value: datetime) -> str:
-    offset = value.utcoffset() or timedelta(0)
-    total = int(offset.total_seconds()) // 60
-    sign = "-" if total < 0 else "+"
-    hours, minutes = divmod(abs(total), 60)
-    return f"{sign}{hours:02d}:{minutes:02d}"
-
-
 def _readable(value: datetime, with_zone: bool) -> str:
-    text = (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}"
-    )
+    """Format `value` as "2026-03-08 03:30", with " EDT (-04:00)" added when `with_zone` is set."""
+    text = value.isoformat(" ", "minutes")
     if with_zone:
-        text += f" {value.tzname()} ({_offset_text(value)})"
-    return text
+        return f"{text[:16]} {value.tzname()} ({text[16:]})"
+    return text[:16]
 
 
 class _Writer:
@@ -129,8 +119,7 @@ class _Writer:
         local_end = window.local_end
         lines = [
             f"Local: {_readable(window.local_start, True)} to {_readable(local_end, True)}",
-            f"UTC: {_readable(window.start.astimezone(UTC), False)} to "
-            f"{_readable(window.end.astimezone(UTC), False)}",
+            f"UTC: {_readable(window.start, False)} to {_readable(window.end, False)}",
         ]
         if blocked:
             dates = ", ".join(day.isoformat() for day in window.embargo_dates)
@@ -154,7 +143,7 @@ class _Writer:
     def _times(window: Window) -> str:
         return (
             f"{_readable(window.local_start, True)}, "
-            f"UTC {_readable(window.start.astimezone(UTC), False)}"
+            f"UTC {_readable(window.start, False)}"
         )
 
     def single_event(self, window: Window, extra: Sequence[str] = ()) -> str:

@@ -24,6 +24,8 @@ from planner.ical._contentline import format_local, format_offset, fold
 # name and DST flag would be missed; tzdata has none in the years a horizon covers.
 _SCAN_STEP = timedelta(hours=6)
 
+_ONE_DAY = timedelta(days=1)
+
 # How far before the horizon the search looks for the transition that set the offset in force at
 # the horizon's start. Zones with daylight saving time have one within a year.
 _LOOKBACK = timedelta(days=2 * 366)
@@ -98,6 +100,24 @@ def find_transitions(zone: tzinfo, start: datetime, end: datetime) -> list[Obser
     return found
 
 
+def _previous_transition(zone: tzinfo, start: datetime) -> Observance | None:
+    """Return the last transition at or before `start` within the lookback, searching backwards.
+
+    Walking back a day at a time finds a zone's last change after about half a year on average,
+    instead of scanning the whole lookback forwards.
+    """
+    state = _state(zone, start)
+    instant = start
+    limit = start - _LOOKBACK
+    while instant > limit:
+        earlier = max(instant - _ONE_DAY, limit)
+        if _state(zone, earlier) != state:
+            found = find_transitions(zone, earlier, instant)
+            return found[-1] if found else None
+        instant = earlier
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def observances(
     timezone: str, start: datetime, end: datetime, database: TzDatabase = "tzdata"
@@ -109,9 +129,9 @@ def observances(
     """
     zone = load_zone(timezone, database)
     inside = find_transitions(zone, start, end)
-    earlier = find_transitions(zone, start - _LOOKBACK, start)
-    if earlier:
-        return (earlier[-1], *inside)
+    earlier = _previous_transition(zone, start)
+    if earlier is not None:
+        return (earlier, *inside)
 
     offset, dst, name = _state(zone, start)
     fixed = Observance(

@@ -203,6 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: FeedHTTPServer
+
+    # Without these, the headers and the body leave in separate small writes, and Nagle's
+    # algorithm with delayed ACKs holds each keep-alive response back by tens of milliseconds.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
     server_version = "planner-feed"
 
     def do_GET(self) -> None:
