@@ -8,7 +8,7 @@ Part 2 starts the feed server on 127.0.0.1 with the same fleet and sends a fixed
 requests for one connector's calendar from several keep-alive clients, first plain GETs (200)
 and then GETs with a matching If-None-Match (304). Each client stops after its share.
 
-Run: python benchmarks/bench_ical.py [--connectors 1100] [--requests 4000] [--clients 4]
+Run: python benchmarks/bench_ical.py [--connectors 1200] [--requests 4000] [--clients 4]
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def bench_server(connectors: list[dict[str, Any]], requests: int, clients: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connectors", type=int, default=1100, help="connectors in the fleet")
+    parser.add_argument("--connectors", type=int, default=1200, help="connectors in the fleet")
     parser.add_argument("--requests", type=int, default=4000, help="requests per feed measurement")
     parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
     arguments = parser.parse_args()

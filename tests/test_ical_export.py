@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import planner
+
 from ical_fixtures import (
     connector_object,
     content_lines,
@@ -219,7 +221,7 @@ def test_calendar_properties() -> None:
     assert lines[:4] == [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
-        "PRODID:-//planner//Interrupt windows 0.1.0//EN",
+        f"PRODID:-//planner//Interrupt windows {planner.__version__}//EN",
         "CALSCALE:GREGORIAN",
     ]
     assert "NAME:Interrupt windows: Berlin edge\\, rack 4" in lines

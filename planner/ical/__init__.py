@@ -7,11 +7,11 @@ The exporter writes RFC 5545 content lines itself, which keeps fleet calendars f
 from __future__ import annotations
 
 from planner.ical._calendar import (
-    PRODID,
     CalendarExport,
     assemble_calendar,
     connector_calendar,
     fleet_calendar,
+    prodid,
     spec_calendar,
 )
 from planner.ical._connector import Connector, connectors_from_api, parse_snapshot, read_snapshot
@@ -27,7 +27,6 @@ from planner.ical.errors import (
 
 __all__ = [
     "DEFAULT_HORIZON",
-    "PRODID",
     "RECURRENCES",
     "UID_DOMAIN",
     "CalendarError",
@@ -47,6 +46,7 @@ __all__ = [
     "fleet_calendar",
     "observances",
     "parse_snapshot",
+    "prodid",
     "read_snapshot",
     "render_connector",
     "sequence_of",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from planner import __version__
+import planner
 from planner.engine import WindowSpec, tzdata_version
 from planner.engine.zones import TzDatabase
 from planner.ical._connector import Connector, connectors_from_api
@@ -16,13 +16,18 @@ from planner.ical._events import EventBlock, render_connector
 from planner.ical._options import ExportOptions
 from planner.ical._vtimezone import vtimezone
 
-PRODID = f"-//planner//Interrupt windows {__version__}//EN"
-
 FLEET_NAME = "Interrupt windows: all connectors"
 
 # A window that overlaps the export range starts at most 24 hours before it and ends at most 24
 # hours after it, so each VTIMEZONE covers the range with this margin on both sides.
 _ZONE_MARGIN = timedelta(days=2)
+
+
+def prodid() -> str:
+    """Return the PRODID of planner's calendars, which names the package version."""
+    # Read at call time: `planner` re-exports this package, so it is still importing when this
+    # module is first loaded.
+    return f"-//planner//Interrupt windows {planner.__version__}//EN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,7 @@ def assemble_calendar(
     header = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
-        f"PRODID:{PRODID}",
+        f"PRODID:{prodid()}",
         "CALSCALE:GREGORIAN",
         f"NAME:{escape_text(name)}",
         f"X-WR-CALNAME:{escape_text(name)}",
