@@ -113,6 +113,7 @@ class _Writer:
         self.description_tail = escape_text(f"\ntzdata: {tzdata_version(spec.tz_database)}")
 
     def uid(self, kind: str, day: date) -> str:
+        """Return the UID line for the event of `day`; `kind` tells series from single events."""
         return f"{self.uid_prefix}{kind}{format_date(day)}{self.uid_suffix}"
 
     def description(self, window: Window, blocked: bool) -> str:
@@ -146,7 +147,7 @@ class _Writer:
             f"UTC {_readable(window.start, False)}"
         )
 
-    def single_event(self, window: Window, extra: Sequence[str] = ()) -> str:
+    def single_event(self, window: Window) -> str:
         """Return one VEVENT for `window`, with DTEND in local time when that time is unambiguous."""
         blocked = window.blocked
         lines = [
@@ -156,7 +157,6 @@ class _Writer:
             fold(f"DTSTART{self.tzid}:{format_local(window.local_start)}"),
             self._end_line(window),
         ]
-        lines.extend(extra)
         lines.append(self.summary_blocked if blocked else self.summary_open)
         lines.append(self.description(window, blocked))
         lines.append("STATUS:CANCELLED\r\n" if blocked else "STATUS:CONFIRMED\r\n")
@@ -205,15 +205,10 @@ def _render_expanded(
     return parts, len(parts), []
 
 
-@dataclass(slots=True)
-class _Segment:
-    """A run of windows that one RRULE reproduces exactly."""
-
-    windows: list[Window]
-
-
-def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Segment], list[Window], list[str]]:
-    """Split the windows into RRULE segments and windows that need an event of their own.
+def _split_series(
+    writer: _Writer, windows: Sequence[Window]
+) -> tuple[list[list[Window]], list[Window], list[str]]:
+    """Split the windows into runs that one RRULE reproduces and windows that need their own event.
 
     An RRULE instance is the slot date at the spec's wall time. RFC 5545 section 3.3.10 drops
     instances whose local time does not exist, while the engine moves such a window past the
@@ -226,7 +221,7 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
     hours, minutes = divmod(spec.start_minute, 60)
     wall_time = time(hours, minutes)
 
-    segments: list[_Segment] = []
+    segments: list[list[Window]] = []
     standalone: list[Window] = []
     warnings: list[str] = []
     current: list[Window] = []
@@ -241,7 +236,7 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
             continue
 
         if current:
-            segments.append(_Segment(current))
+            segments.append(current)
             current = []
         standalone.append(window)
         if regular:
@@ -255,7 +250,7 @@ def _split_series(writer: _Writer, windows: Sequence[Window]) -> tuple[list[_Seg
             f"{window.local_start:%H:%M} is written as its own event, outside the RRULE"
         )
     if current:
-        segments.append(_Segment(current))
+        segments.append(current)
     return segments, standalone, warnings
 
 
@@ -271,8 +266,7 @@ def _render_series(
         (window.start, writer.single_event(window)) for window in standalone
     ]
     component_count = len(events)
-    for segment in segments:
-        instances = segment.windows
+    for instances in segments:
         if not include_blocked:
             # Trimming blocked instances at either end keeps DTSTART on an open window.
             while instances and instances[0].blocked:
