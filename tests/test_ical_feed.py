@@ -235,8 +235,11 @@ def test_gzip_when_asked(server: FeedServer) -> None:
     assert headers["ETag"] != plain_headers["ETag"]
     assert _request(server, "/calendars/fleet.ics", headers={"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})[0] == 304
 
-    _, refused, _ = _request(server, "/calendars/fleet.ics", headers={"Accept-Encoding": "gzip;q=0"})
-    assert "Content-Encoding" not in refused
+    for refusal in ("gzip;q=0", "*, gzip;q=0", "identity", "br"):
+        _, refused, _ = _request(server, "/calendars/fleet.ics", headers={"Accept-Encoding": refusal})
+        assert "Content-Encoding" not in refused, refusal
+    _, star, _ = _request(server, "/calendars/fleet.ics", headers={"Accept-Encoding": "*"})
+    assert star["Content-Encoding"] == "gzip"
 
 
 def test_token_required_for_calendars(source: Source, clock: Clock) -> None:
@@ -312,6 +315,8 @@ def test_source_failure_keeps_last_good_calendars(
     status, _, health = _request(server, "/healthz")
     assert status == 200
     assert json.loads(health)["status"] == "stale"
+    assert json.loads(health)["failed_refreshes"] == 2
+    assert b"unreachable" not in health
 
     source.error = None
     assert server.feed.refresh()

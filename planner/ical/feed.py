@@ -145,39 +145,44 @@ class CalendarFeed:
             return True
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """Return the /healthz status code and body: 503 until the first refresh succeeds."""
+        """Return the /healthz status code and body: 503 until the first refresh succeeds.
+
+        The body leaves out the error text, which only the log carries, because /healthz needs
+        no token.
+        """
         content = self._content
         body: dict[str, Any] = {
             "status": "ok",
             "connectors": content.connector_count if content else 0,
             "built_at": content.built_at.isoformat() if content else None,
-            "last_error": self.last_error,
+            "failed_refreshes": self.consecutive_failures,
         }
         if content is None:
             body["status"] = "unavailable"
             return 503, body
-        if self.last_error is not None:
+        if self.consecutive_failures:
             body["status"] = "stale"
         return 200, body
 
 
 def _accepts_gzip(header: str | None) -> bool:
+    """Whether Accept-Encoding allows gzip; an explicit gzip entry overrides "*" (RFC 9110 12.5.3)."""
     if not header:
         return False
+    qualities: dict[str, float] = {}
     for item in header.split(","):
-        coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() not in ("gzip", "*"):
-            continue
+        coding, _, parameters = item.strip().partition(";")
         quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.strip().partition("=")
             if key.strip().lower() == "q":
                 try:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        return quality > 0
-    return False
+        qualities[coding.strip().lower()] = quality
+    quality = qualities.get("gzip", qualities.get("*", 0.0))
+    return quality > 0
 
 
 def _etag_matches(header: str, etag: str) -> bool:
