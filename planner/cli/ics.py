@@ -105,6 +105,21 @@ def _build(
     return spec_calendar(spec, export, name=name), spec.warnings
 
 
+# Options that `planner ics` and `planner serve` share.
+_recurrence_option = click.option(
+    "--recurrence",
+    type=click.Choice(RECURRENCES),
+    default="expanded",
+    show_default=True,
+    help="expanded: one event per window; rrule: recurring events per connector.",
+)
+_include_blocked_option = click.option(
+    "--include-blocked",
+    is_flag=True,
+    help="Include embargoed windows as cancelled events (STATUS:CANCELLED).",
+)
+
+
 @click.command("ics")
 @spec_options
 @click.option(
@@ -134,18 +149,8 @@ def _build(
     metavar="WHEN",
     help=f"End of the range, exclusive (ISO 8601). Default: {DEFAULT_HORIZON.days} days after --from.",
 )
-@click.option(
-    "--recurrence",
-    type=click.Choice(RECURRENCES),
-    default="expanded",
-    show_default=True,
-    help="expanded: one event per window; rrule: recurring events per connector.",
-)
-@click.option(
-    "--include-blocked",
-    is_flag=True,
-    help="Include embargoed windows as cancelled events (STATUS:CANCELLED).",
-)
+@_recurrence_option
+@_include_blocked_option
 @click.option("--name", help="Calendar name that clients show (NAME and X-WR-CALNAME).")
 @click.option(
     "--output",
@@ -225,14 +230,8 @@ def ics(
     "--public-url",
     help="Address subscribers use, such as https://calendars.example.com (default: the listening address).",
 )
-@click.option(
-    "--recurrence",
-    type=click.Choice(RECURRENCES),
-    default="expanded",
-    show_default=True,
-    help="expanded writes one event per window; rrule one recurring event per connector.",
-)
-@click.option("--include-blocked", is_flag=True, help="Include embargoed windows as cancelled events.")
+@_recurrence_option
+@_include_blocked_option
 def serve(
     snapshot_file: Path,
     host: str,
