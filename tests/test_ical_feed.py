@@ -151,6 +151,20 @@ def test_unknown_path_not_found(server: FeedServer, path: str) -> None:
     assert body == b"not found\n"
 
 
+def test_ids_with_reserved_characters(source: Source, clock: Clock) -> None:
+    """Ids with "/", spaces and non-ASCII letters get encoded links that the server resolves."""
+    source.connectors = [connector_object(id="zürich 1/a", site_id="HQ/2 west")]
+    server = _start(source, clock)
+    try:
+        _, _, page = _request(server, "/")
+        assert "/calendars/connectors/z%C3%BCrich%201%2Fa.ics" in page.decode()
+        assert "/calendars/sites/HQ%2F2%20west.ics" in page.decode()
+        assert _request(server, "/calendars/connectors/z%C3%BCrich%201%2Fa.ics")[0] == 200
+        assert _request(server, "/calendars/sites/HQ%2F2%20west.ics")[0] == 200
+    finally:
+        server.stop()
+
+
 def test_etag_and_if_none_match(server: FeedServer) -> None:
     _, headers, _ = _request(server, "/calendars/fleet.ics")
     etag = headers["ETag"]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from planner.engine import EmbargoRule, next_windows
 from planner.ical._calendar import FLEET_NAME, assemble_calendar
@@ -83,7 +83,7 @@ class FeedResource:
 class FeedContent:
     """Everything the server answers with between two refreshes, keyed by request path."""
 
-    resources: Mapping[str, FeedResource]
+    resources: Mapping[str, FeedResource]  # keyed by decoded request path
     connector_count: int
     built_at: datetime
 
@@ -191,11 +191,13 @@ def build_content(
     page = render_index(connectors, sorted(by_site), settings, base_url, now)
     bodies["/"] = (HTML_TYPE, page.encode("utf-8"), True)
 
+    # Keys are decoded paths, the form the server looks up, so ids with "/", spaces or other
+    # reserved characters work as long as links encode them.
     old = previous.resources if previous is not None else {}
-    resources = {
-        path: _resource(content_type, body, protected, old.get(path), now)
-        for path, (content_type, body, protected) in bodies.items()
-    }
+    resources = {}
+    for path, (content_type, body, protected) in bodies.items():
+        key = unquote(path)
+        resources[key] = _resource(content_type, body, protected, old.get(key), now)
     return FeedContent(resources=resources, connector_count=len(connectors), built_at=now)
 
 
