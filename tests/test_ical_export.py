@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import planner
 
@@ -22,7 +24,7 @@ from ical_fixtures import (
     utc,
     vtimezones,
 )
-from planner.engine import WindowSpec, expand
+from planner.engine import DAY_NAMES, WindowSpec, expand
 from planner.ical import (
     ConnectorDataError,
     ExportOptions,
@@ -391,3 +393,61 @@ def test_horizon_covers_every_zone_transition() -> None:
     assert open_occurrences(text, start, end) == engine_pairs(expand(spec, start, end))
     assert len(parse_with_icalendar(text).walk("VTIMEZONE")[0].subcomponents) == 7
     assert timedelta(0) < end - start
+
+
+_PROPERTY_ZONES = [
+    "America/New_York",
+    "America/Santiago",
+    "America/St_Johns",
+    "Europe/Berlin",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Australia/Adelaide",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "UTC",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    timezone=st.sampled_from(_PROPERTY_ZONES),
+    days=st.sets(st.sampled_from(DAY_NAMES), min_size=1),
+    start_minute=st.integers(min_value=0, max_value=24 * 4 - 1).map(lambda quarter: quarter * 15),
+    duration_minutes=st.integers(min_value=4, max_value=96).map(lambda quarter: quarter * 15),
+    offsets=st.lists(st.integers(min_value=0, max_value=120), max_size=6),
+    start_day=st.integers(min_value=0, max_value=3 * 365),
+    recurrence=st.sampled_from(["expanded", "rrule"]),
+    include_blocked=st.booleans(),
+)
+def test_any_spec_round_trips_through_ical(
+    timezone: str,
+    days: set[str],
+    start_minute: int,
+    duration_minutes: int,
+    offsets: list[int],
+    start_day: int,
+    recurrence: str,
+    include_blocked: bool,
+) -> None:
+    """For any spec and range, `ical` expands the export to the engine's open windows."""
+    start = utc(2026, 1, 1) + timedelta(days=start_day)
+    end = start + timedelta(days=120)
+    spec = WindowSpec.parse(
+        timezone=timezone,
+        days_of_week=sorted(days),
+        hour_of_day=start_minute / 60,
+        duration_hours=duration_minutes / 60,
+        embargo_dates=[(start + timedelta(days=offset)).date() for offset in offsets],
+    )
+    options = ExportOptions(
+        start=start, end=end, recurrence=recurrence, include_blocked=include_blocked  # type: ignore[arg-type]
+    )
+    text = spec_calendar(spec, options).text
+
+    windows = expand(spec, start, end)
+    assert ical_occurrences(text, start, end) == engine_pairs(windows)
+    assert [begin for begin, _ in open_occurrences(text, start, end)] == [
+        window.start for window in windows if not window.blocked
+    ]
