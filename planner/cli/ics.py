@@ -50,55 +50,61 @@ def _write_atomically(text: str, output: Path) -> None:
         raise
 
 
-def _snapshot_range(start_text: str | None, end_text: str | None) -> tuple[datetime, datetime]:
-    """Read --from and --until for a snapshot, whose connectors have many zones: UTC is used."""
+def _checked_range(start: datetime, end: datetime, end_text: str | None) -> None:
+    if end <= start:
+        fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
+
+
+def _snapshot_calendar(
+    snapshot_file: Path,
+    options: dict[str, Any],
+    start_text: str | None,
+    end_text: str | None,
+    export_settings: dict[str, Any],
+    name: str | None,
+) -> CalendarExport:
+    """Export every connector of a snapshot; --from and --until without an offset are UTC."""
+    given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
+    if options.get("connector_file"):
+        given.append("--connector")
+    if given:
+        fail_usage(
+            f"{option} cannot be combined with --snapshot; the snapshot's connectors carry "
+            "their own windows"
+            for option in given
+        )
+
     try:
-        start = parse_instant(start_text, UTC) if start_text else datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = parse_instant(start_text, UTC) if start_text else now
         end = parse_instant(end_text, UTC) if end_text else start + DEFAULT_HORIZON
     except ValueError as error:
         fail_usage([str(error)])
-    return start, end
+    _checked_range(start, end, end_text)
+
+    export = ExportOptions(start=start, end=end, **export_settings)
+    connectors = read_snapshot(snapshot_file)
+    return fleet_calendar(connectors, export, name=name, tz_database=options["tz_database"])
 
 
-def _build(
+def _single_calendar(
     options: dict[str, Any],
-    snapshot_file: Path | None,
     start_text: str | None,
     end_text: str | None,
     export_settings: dict[str, Any],
     name: str | None,
 ) -> tuple[CalendarExport, tuple[str, ...]]:
-    """Build the calendar from a snapshot, a connector file or typed spec options."""
-    if snapshot_file is not None:
-        given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
-        if options.get("connector_file"):
-            given.append("--connector")
-        if given:
-            fail_usage(
-                f"{option} cannot be combined with --snapshot; the snapshot's connectors carry "
-                "their own windows"
-                for option in given
-            )
-        start, end = _snapshot_range(start_text, end_text)
-        export = ExportOptions(start=start, end=end, **export_settings) if end > start else None
-        if export is None:
-            fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
-        connectors = read_snapshot(snapshot_file)
-        return (
-            fleet_calendar(connectors, export, name=name, tz_database=options["tz_database"]),
-            (),
-        )
-
+    """Export one connector file or one typed spec; returns the calendar and the spec's warnings."""
     spec = spec_from_options(options)
     now = datetime.now(UTC).replace(microsecond=0)
     start = instant_from_option("--from", start_text, spec, now)
     end = instant_from_option("--until", end_text, spec, start + DEFAULT_HORIZON)
-    if end <= start:
-        fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
+    _checked_range(start, end, end_text)
     export = ExportOptions(start=start, end=end, **export_settings)
 
     connector_file = options.get("connector_file")
     if connector_file:
+        # spec_from_options has read and checked the spec; the id, site and notes come from here.
         data = read_json_file(connector_file, "connector file")
         connector = Connector.from_api(data, tz_database=options["tz_database"])
         return connector_calendar(connector, export, name=name), spec.warnings
@@ -180,10 +186,16 @@ def ics(
         "include_blocked": include_blocked,
         "embargo_rule": embargo_rule,
     }
+    spec_warnings: tuple[str, ...] = ()
     try:
-        calendar, spec_warnings = _build(
-            options, snapshot_file, start_text, end_text, export_settings, name
-        )
+        if snapshot_file is not None:
+            calendar = _snapshot_calendar(
+                snapshot_file, options, start_text, end_text, export_settings, name
+            )
+        else:
+            calendar, spec_warnings = _single_calendar(
+                options, start_text, end_text, export_settings, name
+            )
     except CalendarError as error:
         fail_usage([str(error)])
 
