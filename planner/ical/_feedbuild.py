@@ -55,6 +55,10 @@ class FeedSettings:
             raise FeedConfigError(
                 f"refresh interval {self.refresh_seconds!r} must be a positive number of seconds"
             )
+        if self.client_refresh < timedelta(minutes=1):
+            raise FeedConfigError(
+                f"client refresh interval {self.client_refresh} must be at least one minute"
+            )
         if self.token is not None and not self.token:
             raise FeedConfigError("the token is empty; write a non-empty token into the token file")
         if self.public_url is not None:
@@ -76,7 +80,7 @@ class FeedResource:
     etag: str
     gzip_etag: str
     last_modified: datetime
-    protected: bool
+    protected: bool  # whether a request needs the feed's token
 
 
 @dataclass(frozen=True, slots=True)
