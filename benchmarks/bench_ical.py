@@ -41,7 +41,7 @@ ZONES = [
 
 
 def make_connectors(count: int, seed: int = 11) -> list[dict[str, Any]]:
-    """Return `count` connector objects; most allow every day, so 90 days give about 90 windows."""
+    """Return `count` connector objects. Most allow every day, so 90 days give about 90 windows."""
     rng = random.Random(seed)
     connectors = []
     for index in range(count):

@@ -100,7 +100,7 @@ def test_occurrences_equal_engine(case: str, recurrence: str, include_blocked: b
 
     # NOTE: recurring-ical-events 3.8 adds an event's length to the wall time, so an end in the
     # second pass through a fold comes out an hour late. Those ends are compared by `ical` above
-    # and by test_end_in_fold_written_in_utc; every start is compared here.
+    # and by test_end_in_fold_written_in_utc. Every start is compared here.
     peer = open_occurrences(text, START, END)
     open_windows = [window for window in windows if not window.blocked]
     assert [start for start, _ in peer] == [window.start for window in open_windows]

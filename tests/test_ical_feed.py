@@ -208,7 +208,7 @@ def test_refresh_changes_etag_and_moves_last_modified_forward(
     _, first, _ = _request(server, "/calendars/connectors/berlin-1.ics")
     _, other_first, _ = _request(server, "/calendars/connectors/new-york-1.ics")
 
-    # The clock steps backwards, as a wall clock may; Last-Modified must not follow it.
+    # The clock steps backwards, as a wall clock may, and Last-Modified must not follow it.
     clock.now = utc(2026, 12, 4, 11)
     source.connectors = _fleet()
     source.connectors[0]["interrupt_window_hour_of_day"] = 5

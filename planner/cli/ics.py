@@ -1,4 +1,4 @@
-"""`planner ics` writes interrupt windows as iCalendar; `planner serve` runs the subscription feed."""
+"""`planner ics` writes interrupt windows as iCalendar, and `planner serve` runs the subscription feed."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _snapshot_calendar(
     export_settings: dict[str, Any],
     name: str | None,
 ) -> CalendarExport:
-    """Export every connector of a snapshot; --from and --until without an offset are UTC."""
+    """Export every connector of a snapshot, reading --from and --until without an offset as UTC."""
     given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
     if options.get("connector_file"):
         given.append("--connector")
@@ -94,7 +94,7 @@ def _single_calendar(
     export_settings: dict[str, Any],
     name: str | None,
 ) -> tuple[CalendarExport, tuple[str, ...]]:
-    """Export one connector file or one typed spec; returns the calendar and the spec's warnings."""
+    """Export one connector file or one typed spec, and return the calendar and the spec's warnings."""
     spec = spec_from_options(options)
     now = datetime.now(UTC).replace(microsecond=0)
     start = instant_from_option("--from", start_text, spec, now)
@@ -104,7 +104,7 @@ def _single_calendar(
 
     connector_file = options.get("connector_file")
     if connector_file:
-        # spec_from_options has read and checked the spec; the id, site and notes come from here.
+        # spec_from_options has read and checked the spec. The id, site and notes come from here.
         data = read_json_file(connector_file, "connector file")
         connector = Connector.from_api(data, tz_database=options["tz_database"])
         return connector_calendar(connector, export, name=name), spec.warnings

@@ -69,7 +69,7 @@ class Connector:
 
     @classmethod
     def from_spec(cls, spec: WindowSpec) -> Connector:
-        """Wrap a spec that belongs to no connector; its id is derived from the spec's fields."""
+        """Wrap a spec that belongs to no connector, with an id derived from the spec's fields."""
         fields = json.dumps(spec.to_api(), sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(fields.encode("utf-8")).hexdigest()[:16]
         return cls(id=f"spec-{digest}", spec=spec)
@@ -92,7 +92,7 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _parse_last_updated(identifier: str, value: object) -> datetime | None:
-    """Read `last_updated` as an aware UTC datetime; a value without an offset is taken as UTC."""
+    """Read `last_updated` as an aware UTC datetime. A value without an offset is taken as UTC."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -166,7 +166,7 @@ def parse_snapshot(data: object) -> list[Mapping[str, Any]]:
 
 
 def read_snapshot(path: str | Path) -> list[Mapping[str, Any]]:
-    """Read a snapshot file; raises `SnapshotError` naming the file on any problem."""
+    """Read a snapshot file, or raise `SnapshotError` naming the file and the problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

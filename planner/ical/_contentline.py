@@ -29,7 +29,7 @@ _TEXT_ESCAPES = {
 
 
 def escape_text(value: str) -> str:
-    """Escape `value` for a TEXT property value; CRLF and CR count as one line break."""
+    """Escape `value` for a TEXT property value, reading CRLF and CR as one line break."""
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value.translate(_TEXT_ESCAPES)

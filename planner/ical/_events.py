@@ -113,7 +113,7 @@ class _Writer:
         self.description_tail = escape_text(f"\ntzdata: {tzdata_version(spec.tz_database)}")
 
     def uid(self, kind: str, day: date) -> str:
-        """Return the UID line for the event of `day`; `kind` tells series from single events."""
+        """Return the UID line for the event of `day`, where `kind` tells series from single events."""
         return f"{self.uid_prefix}{kind}{format_date(day)}{self.uid_suffix}"
 
     def description(self, window: Window, blocked: bool) -> str:

@@ -51,7 +51,7 @@ __all__ = [
 
 logger = logging.getLogger("planner.ical.feed")
 
-# How often the listener checks for stop(); a short poll keeps shutdown quick.
+# How often, in seconds, the listener checks for stop(). A short poll keeps shutdown quick.
 _SHUTDOWN_POLL_SECONDS = 0.05
 
 ConnectorSource = Callable[[], Iterable[Mapping[str, Any]]]
@@ -73,7 +73,7 @@ def snapshot_source(path: str | Path) -> ConnectorSource:
 
 
 def read_token_file(path: str | Path) -> str:
-    """Read a token from the first line of `path`; raises `FeedConfigError` if it is missing or empty."""
+    """Read the token that `path` contains, or raise `FeedConfigError` if it is missing or empty."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -112,7 +112,7 @@ class CalendarFeed:
         return self._content
 
     def refresh(self) -> bool:
-        """Read the source and rebuild every calendar; return whether it worked.
+        """Read the source and rebuild every calendar, and return whether that worked.
 
         On failure the error is logged and the previous content stays in place.
         """
@@ -123,7 +123,7 @@ class CalendarFeed:
                 content = build_content(
                     connectors, self.settings, self.base_url, now, self._content
                 )
-            except Exception as error:  # noqa: BLE001 - a source may fail in any way; keep serving
+            except Exception as error:  # noqa: BLE001 - a source may fail in any way, and serving goes on
                 self.consecutive_failures += 1
                 self.last_error = f"{type(error).__name__}: {error}"
                 logger.error(
@@ -347,7 +347,10 @@ class FeedServer:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> bool:
-        """Refresh once, then serve and refresh in background threads; return the first refresh's result."""
+        """Refresh once, then serve and refresh in background threads.
+
+        Returns whether the first refresh worked. The server answers 503 until one does.
+        """
         first = self.feed.refresh()
         serve = threading.Thread(
             target=self.httpd.serve_forever,
