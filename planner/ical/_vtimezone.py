@@ -22,7 +22,8 @@ from planner.ical._contentline import format_local, format_offset, fold
 # Transitions are searched for by sampling the offset at this step and bisecting every change to
 # the second. Two transitions closer together than the step and returning to the same offset,
 # name and DST flag would be missed. In tzdata 2026f no two transitions since 1990 are within
-# 12 hours of each other (checked against the TZif transition tables of every zone).
+# 48 hours of each other (checked against the TZif transition tables of every zone), which also
+# covers the day-sized steps of `_previous_transition`.
 _SCAN_STEP = timedelta(hours=6)
 
 _ONE_DAY = timedelta(days=1)
