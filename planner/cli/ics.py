@@ -215,6 +215,9 @@ def ics(
     click.echo(f"Wrote {calendar.event_count} events to {output}", err=True)
 
 
+# TODO: serve the live API as well, with the API client's options, once `planner.cloudflare`
+# exists. FeedServer takes any callable that returns connector objects, so only the options and
+# a source function built on the client are missing here.
 @click.command("serve")
 @click.option(
     "--snapshot",
