@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from ical_fixtures import connector_object, open_occurrences, parse_with_ical, utc
+
 from planner.cli import main
 from planner.engine import WindowSpec, expand
 

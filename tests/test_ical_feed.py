@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ical_fixtures import connector_object, parse_with_ical, parse_with_icalendar, utc
+
 from planner.ical import ExportOptions, FeedConfigError, fleet_calendar
 from planner.ical.feed import FeedServer, FeedSettings, read_token_file, snapshot_source
 

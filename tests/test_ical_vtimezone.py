@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ical_fixtures import VtimezoneReader, parse_with_ical, parse_with_icalendar, utc
 
-from ical_fixtures import VtimezoneReader, parse_with_icalendar, parse_with_ical, utc
 from planner.engine import load_zone
 from planner.engine.zones import zone_names
 from planner.ical import find_transitions, observances, vtimezone

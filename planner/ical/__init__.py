@@ -14,9 +14,19 @@ from planner.ical._calendar import (
     prodid,
     spec_calendar,
 )
-from planner.ical._connector import Connector, connectors_from_api, parse_snapshot, read_snapshot
+from planner.ical._connector import (
+    Connector,
+    connectors_from_api,
+    parse_snapshot,
+    read_snapshot,
+)
 from planner.ical._events import UID_DOMAIN, EventBlock, render_connector, sequence_of
-from planner.ical._options import DEFAULT_HORIZON, RECURRENCES, ExportOptions, Recurrence
+from planner.ical._options import (
+    DEFAULT_HORIZON,
+    RECURRENCES,
+    ExportOptions,
+    Recurrence,
+)
 from planner.ical._vtimezone import Observance, find_transitions, observances, vtimezone
 from planner.ical.errors import (
     CalendarError,

@@ -11,7 +11,7 @@ import planner
 from planner.engine import WindowSpec, tzdata_version
 from planner.engine.zones import TzDatabase
 from planner.ical._connector import Connector, connectors_from_api
-from planner.ical._contentline import escape_text, fold, format_duration, format_utc
+from planner.ical._contentline import escape_text, fold, format_duration
 from planner.ical._events import EventBlock, render_connector
 from planner.ical._options import ExportOptions
 from planner.ical._vtimezone import vtimezone

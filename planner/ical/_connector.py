@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -129,7 +130,7 @@ def connectors_from_api(
         raise ConnectorDataError("; ".join(problems))
 
     connectors.sort(key=lambda connector: connector.id)
-    for first, second in zip(connectors, connectors[1:], strict=False):
+    for first, second in itertools.pairwise(connectors):
         if first.id == second.id:
             raise ConnectorDataError(
                 f"connector id {first.id!r} appears more than once; each connector needs its own id"

@@ -228,8 +228,7 @@ def render_index(
     """Render the index page: subscribe links for every calendar and each connector's next windows."""
     token = settings.token
     rows = [
-        "<tr><td>All connectors</td><td></td><td>"
-        f"{_links(base_url, FLEET_PATH, token)}</td></tr>"
+        f"<tr><td>All connectors</td><td></td><td>{_links(base_url, FLEET_PATH, token)}</td></tr>"
     ]
     for site_id in site_ids:
         rows.append(

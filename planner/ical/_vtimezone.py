@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from planner.engine import load_zone
 from planner.engine.zones import TzDatabase
-from planner.ical._contentline import format_local, format_offset, fold
+from planner.ical._contentline import fold, format_local, format_offset
 
 # Transitions are searched for by sampling the offset at this step and bisecting every change to
 # the second. Two transitions closer together than the step and returning to the same offset,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from planner.ical._connector import read_snapshot
@@ -301,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(getattr(self, "path", "") or "").path or "-"
         logger.debug("%s %s %s", command, path, code)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         # The base class calls this for malformed requests. Its message quotes the raw request
         # line, query and token included, so only the status code is logged.
         code = args[0] if args and isinstance(args[0], int) else "-"
@@ -379,7 +379,7 @@ class FeedServer:
             thread.join(timeout=5)
         logger.info("feed stopped")
 
-    def __enter__(self) -> FeedServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
