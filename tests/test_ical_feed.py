@@ -385,7 +385,7 @@ def test_refresh_loop_picks_up_snapshot_changes(tmp_path: Path, clock: Clock) ->
         server.stop()
 
 
-def test_concurrent_clients(server: FeedServer) -> None:
+def test_concurrent_clients(server: FeedServer, source: Source) -> None:
     _, headers, expected = _request(server, "/calendars/fleet.ics")
     paths = ["/calendars/fleet.ics", "/calendars/sites/site-a.ics", "/calendars/connectors/berlin-2.ics"]
 
@@ -406,6 +406,9 @@ def test_concurrent_clients(server: FeedServer) -> None:
             assert status == 304
         else:
             assert status == 200
+
+    # Every answer came from the calendars built by the one refresh at start.
+    assert source.calls == 1
 
 
 def test_keep_alive_serves_several_requests(server: FeedServer) -> None:

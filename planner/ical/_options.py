@@ -59,8 +59,3 @@ class ExportOptions:
         # Normalising to UTC makes equal ranges equal cache keys whatever zone they came in.
         object.__setattr__(self, "start", self.start.astimezone(UTC))
         object.__setattr__(self, "end", self.end.astimezone(UTC))
-
-    @classmethod
-    def from_start(cls, start: datetime, **settings: object) -> ExportOptions:
-        """Build options for the default 90-day horizon from `start`."""
-        return cls(start=start, end=start + DEFAULT_HORIZON, **settings)  # type: ignore[arg-type]
