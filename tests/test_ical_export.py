@@ -156,6 +156,19 @@ def test_windows_json_cases_exported() -> None:
         assert open_occurrences(text, start, end) == expected, case["name"]
 
 
+@pytest.mark.parametrize("recurrence", ["expanded", "rrule"])
+def test_skipped_date_has_no_occurrence(recurrence: str) -> None:
+    """Pacific/Apia skipped 2011-12-30, so no series may list that date."""
+    spec = WindowSpec.parse(timezone="Pacific/Apia", hour_of_day=10, duration_hours=2)
+    start, end = utc(2011, 12, 20), utc(2012, 1, 10)
+    text = spec_calendar(spec, ExportOptions(start=start, end=end, recurrence=recurrence)).text
+
+    windows = expand(spec, start, end)
+    assert "2011-12-30" not in {window.slot_date.isoformat() for window in windows}
+    assert ical_occurrences(text, start, end) == engine_pairs(windows)
+    assert open_occurrences(text, start, end) == engine_pairs(windows)
+
+
 def test_gap_moved_window_is_own_event_in_rrule_mode() -> None:
     spec = _spec("new-york-start-in-gap")
     export = spec_calendar(spec, _options(recurrence="rrule"))

@@ -221,11 +221,18 @@ def _split_series(
     hours, minutes = divmod(spec.start_minute, 60)
     wall_time = time(hours, minutes)
 
+    weekdays = spec.iso_weekdays
     segments: list[list[Window]] = []
     standalone: list[Window] = []
     warnings: list[str] = []
     current: list[Window] = []
     for window in windows:
+        # A slot date that never existed (Pacific/Apia skipped 2011-12-30) has no window, but an
+        # RRULE would still list it, so the series ends before the missing date.
+        if current and window.slot_date != _next_allowed(current[-1].slot_date, weekdays):
+            segments.append(current)
+            current = []
+
         wall = datetime.combine(window.slot_date, wall_time)
         exists = (
             wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
@@ -252,6 +259,14 @@ def _split_series(
     if current:
         segments.append(current)
     return segments, standalone, warnings
+
+
+def _next_allowed(day: date, weekdays: frozenset[int]) -> date:
+    """Return the first date after `day` whose weekday (Monday is 0) is in `weekdays`."""
+    following = day + timedelta(days=1)
+    while following.weekday() not in weekdays:
+        following += timedelta(days=1)
+    return following
 
 
 def _render_series(
