@@ -202,7 +202,7 @@ def test_last_modified_and_if_modified_since(server: FeedServer) -> None:
     assert _request(server, "/calendars/fleet.ics", headers={"If-Modified-Since": "yesterday"})[0] == 200
 
 
-def test_refresh_changes_etag_and_moves_last_modified_forward(
+def test_refresh_moves_validators_forward(
     server: FeedServer, source: Source, clock: Clock
 ) -> None:
     _, first, _ = _request(server, "/calendars/connectors/berlin-1.ics")
@@ -288,7 +288,7 @@ def test_token_never_logged(source: Source, clock: Clock, caplog: pytest.LogCapt
     assert TOKEN not in repr(server.settings)
 
 
-def test_index_page_lists_calendars_and_next_windows(source: Source, clock: Clock) -> None:
+def test_index_page_links_and_windows(source: Source, clock: Clock) -> None:
     server = _start(source, clock, token=TOKEN, public_url="https://calendars.example.test/planner")
     try:
         status, headers, body = _request(server, f"/?token={TOKEN}")
