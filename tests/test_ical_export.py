@@ -403,8 +403,8 @@ def test_long_range_keeps_offsets() -> None:
     start, end = utc(2026, 1, 1), utc(2029, 1, 1)
     text = spec_calendar(spec, ExportOptions(start=start, end=end, recurrence="rrule")).text
     assert open_occurrences(text, start, end) == engine_pairs(expand(spec, start, end))
+    # The last change before the range, then two changes a year for three years.
     assert len(parse_with_icalendar(text).walk("VTIMEZONE")[0].subcomponents) == 7
-    assert timedelta(0) < end - start
 
 
 _PROPERTY_ZONES = [
