@@ -267,6 +267,10 @@ def test_token_required_for_calendars(source: Source, clock: Clock) -> None:
         assert _request(server, f"/calendars/sites/site-b.ics?token={TOKEN}")[0] == 200
         assert _request(server, "/healthz")[0] == 200
         assert _request(server, f"/calendars/connectors/unknown.ics?token={TOKEN}")[0] == 404
+
+        # Without the token, unknown and known ids answer alike.
+        assert _request(server, "/calendars/connectors/unknown.ics")[0] == 403
+        assert _request(server, "/calendars/connectors/new-york-1.ics")[0] == 403
     finally:
         server.stop()
 

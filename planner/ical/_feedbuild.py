@@ -80,7 +80,6 @@ class FeedResource:
     etag: str
     gzip_etag: str
     last_modified: datetime
-    protected: bool  # whether a request needs the feed's token
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +94,6 @@ class FeedContent:
 def _resource(
     content_type: str,
     body: bytes,
-    protected: bool,
     previous: FeedResource | None,
     now: datetime,
 ) -> FeedResource:
@@ -117,7 +115,6 @@ def _resource(
         etag=etag,
         gzip_etag=f'"{digest}-gzip"',
         last_modified=last_modified,
-        protected=protected,
     )
 
 
@@ -176,32 +173,32 @@ def build_content(
         refresh_interval=settings.client_refresh,
     )
     blocks = [render_connector(connector, options) for connector in connectors]
-    bodies: dict[str, tuple[str, bytes, bool]] = {}
+    bodies: dict[str, tuple[str, bytes]] = {}
 
     fleet = assemble_calendar(blocks, options, name=FLEET_NAME)
-    bodies[FLEET_PATH] = (CALENDAR_TYPE, fleet.to_bytes(), True)
+    bodies[FLEET_PATH] = (CALENDAR_TYPE, fleet.to_bytes())
 
     by_site: dict[str, list[EventBlock]] = {}
     for connector, block in zip(connectors, blocks, strict=True):
         title = connector.notes.strip() or connector.id
         calendar = assemble_calendar([block], options, name=f"Interrupt windows: {title}")
-        bodies[connector_path(connector.id)] = (CALENDAR_TYPE, calendar.to_bytes(), True)
+        bodies[connector_path(connector.id)] = (CALENDAR_TYPE, calendar.to_bytes())
         if connector.site_id:
             by_site.setdefault(connector.site_id, []).append(block)
     for site_id, site_blocks in sorted(by_site.items()):
         calendar = assemble_calendar(site_blocks, options, name=f"Interrupt windows: site {site_id}")
-        bodies[site_path(site_id)] = (CALENDAR_TYPE, calendar.to_bytes(), True)
+        bodies[site_path(site_id)] = (CALENDAR_TYPE, calendar.to_bytes())
 
     page = render_index(connectors, sorted(by_site), settings, base_url, now)
-    bodies["/"] = (HTML_TYPE, page.encode("utf-8"), True)
+    bodies["/"] = (HTML_TYPE, page.encode("utf-8"))
 
     # Keys are decoded paths, the form the server looks up, so ids with "/", spaces or other
     # reserved characters work as long as links encode them.
     old = previous.resources if previous is not None else {}
     resources = {}
-    for path, (content_type, body, protected) in bodies.items():
+    for path, (content_type, body) in bodies.items():
         key = unquote(path)
-        resources[key] = _resource(content_type, body, protected, old.get(key), now)
+        resources[key] = _resource(content_type, body, old.get(key), now)
     return FeedContent(resources=resources, connector_count=len(connectors), built_at=now)
 
 

@@ -231,6 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_plain(status, json.dumps(health) + "\n", "application/json", send_body)
             return
 
+        # The token is checked before the lookup, so that 404 against 403 does not tell a
+        # caller without the token which connector and site ids exist.
+        if (path == "/" or path.startswith("/calendars/")) and not self._token_ok(url.query):
+            self._send_plain(403, "forbidden: add the feed's ?token= to the URL\n", None, send_body)
+            return
+
         content = feed.content
         if content is None:
             self._send_plain(503, "no calendars yet: the first refresh has not succeeded\n", None, send_body)
@@ -238,9 +244,6 @@ class _Handler(BaseHTTPRequestHandler):
         resource = content.resources.get(path)
         if resource is None:
             self._send_plain(404, "not found\n", None, send_body)
-            return
-        if resource.protected and not self._token_ok(url.query):
-            self._send_plain(403, "forbidden: add the feed's ?token= to the URL\n", None, send_body)
             return
         self._send_resource(resource, send_body)
 
