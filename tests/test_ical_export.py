@@ -328,12 +328,13 @@ def test_spec_calendar_stamp_is_range_start() -> None:
     assert not any(line.startswith("LAST-MODIFIED") for line in lines)
 
 
-def test_empty_range_has_no_vtimezone() -> None:
+def test_range_without_windows_keeps_vtimezone() -> None:
+    """A calendar needs one component, so the zone stays when no window falls in the range."""
     spec = WindowSpec.parse(timezone="Europe/Berlin", days_of_week="Sat", hour_of_day=2, duration_hours=1)
     text = spec_calendar(spec, ExportOptions(start=utc(2026, 1, 5), end=utc(2026, 1, 6))).text
     assert "BEGIN:VEVENT" not in text
-    assert "BEGIN:VTIMEZONE" not in text
-    parse_with_ical(text)
+    assert "TZID:Europe/Berlin" in content_lines(text)
+    assert parse_with_ical(text).events == []
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,10 @@ def assemble_calendar(
 
     zone_start = options.start - _ZONE_MARGIN
     zone_end = options.end + _ZONE_MARGIN
-    for timezone in sorted({block.timezone for block in blocks if block.event_count}):
+    # RFC 5545 section 3.6 asks for at least one component, so a connector's VTIMEZONE stays
+    # even when no window falls in the range.
+    # NOTE: a calendar without any connector still has no component at all.
+    for timezone in sorted({block.timezone for block in blocks}):
         parts.append(vtimezone(timezone, zone_start, zone_end, tz_database))
 
     warnings: list[str] = []
