@@ -168,7 +168,8 @@ def test_ids_with_reserved_characters(source: Source, clock: Clock) -> None:
 def test_etag_and_if_none_match(server: FeedServer) -> None:
     _, headers, _ = _request(server, "/calendars/fleet.ics")
     etag = headers["ETag"]
-    assert etag.startswith('"') and not etag.startswith("W/")
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
 
     status, again, body = _request(server, "/calendars/fleet.ics", headers={"If-None-Match": etag})
     assert status == 304
@@ -268,7 +269,7 @@ def test_token_required_for_calendars(source: Source, clock: Clock) -> None:
         assert _request(server, "/healthz")[0] == 200
         assert _request(server, f"/calendars/connectors/unknown.ics?token={TOKEN}")[0] == 404
 
-        # Without the token, unknown and known ids answer alike.
+        # Without the token, unknown and known ids get the same status.
         assert _request(server, "/calendars/connectors/unknown.ics")[0] == 403
         assert _request(server, "/calendars/connectors/new-york-1.ics")[0] == 403
     finally:
@@ -411,7 +412,7 @@ def test_concurrent_clients(server: FeedServer, source: Source) -> None:
         else:
             assert status == 200
 
-    # Every answer came from the calendars built by the one refresh at start.
+    # Every response came from the calendars built by the one refresh at start.
     assert source.calls == 1
 
 

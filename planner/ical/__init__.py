@@ -1,7 +1,7 @@
 """iCalendar export of interrupt windows, and an HTTP feed that calendar clients subscribe to.
 
-The exporter writes RFC 5545 content lines itself, which keeps fleet calendars fast to build;
-`icalendar` is only used by the tests and the benchmark, as an independent parser and a baseline.
+The exporter writes RFC 5545 content lines itself, which keeps fleet calendars fast to build.
+The tests and the benchmark use `icalendar` as an independent parser and as a baseline.
 """
 
 from __future__ import annotations

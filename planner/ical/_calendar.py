@@ -74,7 +74,7 @@ def assemble_calendar(
 
     zone_start = options.start - _ZONE_MARGIN
     zone_end = options.end + _ZONE_MARGIN
-    # RFC 5545 section 3.6 asks for at least one component, so a connector's VTIMEZONE stays
+    # RFC 5545 section 3.6 requires at least one component, so a connector's VTIMEZONE stays
     # even when no window falls in the range.
     # NOTE: a calendar without any connector still has no component at all.
     for timezone in sorted({block.timezone for block in blocks}):

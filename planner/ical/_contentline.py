@@ -2,7 +2,7 @@
 
 Building a component tree with `icalendar` for every window costs far more than the windows
 themselves in a fleet calendar, so the exporter writes RFC 5545 content lines directly. This
-module holds the few rules that this takes (RFC 5545 section 3.1 for lines, 3.3 for values).
+module contains the few rules that this takes (RFC 5545 section 3.1 for lines, 3.3 for values).
 """
 
 from __future__ import annotations

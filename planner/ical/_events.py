@@ -82,7 +82,7 @@ class _Writer:
         self.uid_suffix = f"@{UID_DOMAIN}"
 
         # DTSTAMP must be UTC. A spec without a connector has no change time, so the start of
-        # the export range stands in for it, which keeps the output the same on every run.
+        # the export range is used instead, which keeps the output the same on every run.
         stamp = connector.last_updated or options.start
         stamp_text = format_utc(stamp.replace(microsecond=0))
         common = [f"DTSTAMP:{stamp_text}"]
@@ -113,7 +113,7 @@ class _Writer:
         self.description_tail = escape_text(f"\ntzdata: {tzdata_version(spec.tz_database)}")
 
     def uid(self, kind: str, day: date) -> str:
-        """Return the UID line for the event of `day`, where `kind` tells series from single events."""
+        """Return the UID line for the event of `day`, where `kind` separates series from single events."""
         return f"{self.uid_prefix}{kind}{format_date(day)}{self.uid_suffix}"
 
     def description(self, window: Window, blocked: bool) -> str:
@@ -213,8 +213,8 @@ def _split_series(
     An RRULE instance is the slot date at the spec's wall time. RFC 5545 section 3.3.10 drops
     instances whose local time does not exist, while the engine moves such a window past the
     gap, and clients differ in how they treat these instances. A series therefore never spans a
-    slot date whose wall time does not exist, nor a window in which the UTC offset changes: the
-    series ends before it, the window gets a VEVENT of its own, and a new series starts after.
+    slot date whose wall time does not exist, nor a window in which the UTC offset changes. The
+    series ends before such a window, which gets a VEVENT of its own, and a new series follows.
     """
     spec = writer.connector.spec
     zone = spec.zone
@@ -336,7 +336,7 @@ def _series_events(writer: _Writer, instances: Sequence[Window]) -> tuple[str, i
 
 
 def _cancelled_override(writer: _Writer, uid: str, window: Window) -> str:
-    """Return a VEVENT that cancels one instance of a series and says which embargo blocked it."""
+    """Return a VEVENT that cancels one instance of a series and names the embargo dates that blocked it."""
     recurrence_id = f"{writer.tzid}:{format_local(window.local_start)}"
     return "".join(
         [

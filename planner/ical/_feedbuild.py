@@ -27,7 +27,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 
 @dataclass(frozen=True, slots=True)
 class FeedSettings:
-    """What the feed serves and how often it reads its source.
+    """Settings of the feed: the export range and mode, the source refresh interval and the token.
 
     The export range runs from `lookback` before the current UTC day to `horizon` after it, so
     calendars change once a day or when a connector changes, not on every refresh. `public_url`
@@ -84,7 +84,7 @@ class FeedResource:
 
 @dataclass(frozen=True, slots=True)
 class FeedContent:
-    """Everything the server answers with between two refreshes, keyed by request path."""
+    """The responses the server sends between two refreshes, keyed by request path."""
 
     resources: Mapping[str, FeedResource]  # keyed by decoded request path
     connector_count: int

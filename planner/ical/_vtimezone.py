@@ -1,7 +1,7 @@
 """VTIMEZONE components built from the zone's own transitions.
 
 Each observance is one real transition found in `zoneinfo`, written as RFC 5545 section 3.6.5
-asks: its DTSTART is the local time just before the transition, so it is read with TZOFFSETFROM,
+requires: its DTSTART is the local time just before the transition, so it is read with TZOFFSETFROM,
 and TZOFFSETTO is the offset after it. The VTIMEZONE that icalendar 7.3 generates writes daylight
 saving onsets an hour late (in the new offset), which is why this module does not use it.
 

@@ -51,7 +51,7 @@ __all__ = [
 
 logger = logging.getLogger("planner.ical.feed")
 
-# How often, in seconds, the listener checks for stop(). A short poll keeps shutdown quick.
+# Interval in seconds at which the listener checks for stop(). A short poll keeps shutdown quick.
 _SHUTDOWN_POLL_SECONDS = 0.05
 
 ConnectorSource = Callable[[], Iterable[Mapping[str, Any]]]
@@ -166,7 +166,7 @@ class CalendarFeed:
 
 
 def _accepts_gzip(header: str | None) -> bool:
-    """Whether Accept-Encoding allows gzip; an explicit gzip entry overrides "*" (RFC 9110 12.5.3)."""
+    """Return whether Accept-Encoding allows gzip. A gzip entry overrides "*" (RFC 9110 12.5.3)."""
     if not header:
         return False
     qualities: dict[str, float] = {}
@@ -204,13 +204,13 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Answers GET and HEAD from the feed's current content."""
+    """Request handler that serves GET and HEAD from the feed's current content."""
 
     protocol_version = "HTTP/1.1"
     server: FeedHTTPServer
 
     # Without these, the headers and the body leave in separate small writes, and Nagle's
-    # algorithm with delayed ACKs holds each keep-alive response back by tens of milliseconds.
+    # algorithm with delayed ACKs delays each keep-alive response by tens of milliseconds.
     disable_nagle_algorithm = True
     wbufsize = 64 * 1024
     server_version = "planner-feed"
@@ -312,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FeedHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that carries the feed its handlers answer from."""
+    """A threading HTTP server with the feed that its handlers read from."""
 
     daemon_threads = True
 
@@ -324,8 +324,8 @@ class FeedHTTPServer(ThreadingHTTPServer):
 class FeedServer:
     """The subscription server: an HTTP listener plus a thread that refreshes the feed.
 
-    Use it as a context manager or call `start()` and `stop()`. It binds 127.0.0.1 unless told
-    otherwise; port 0 picks a free port, readable from `port` afterwards.
+    Use it as a context manager or call `start()` and `stop()`. It binds 127.0.0.1 unless `host`
+    is given. Port 0 picks a free port, readable from `port` afterwards.
     """
 
     def __init__(
@@ -352,7 +352,7 @@ class FeedServer:
     def start(self) -> bool:
         """Refresh once, then serve and refresh in background threads.
 
-        Returns whether the first refresh worked. The server answers 503 until one does.
+        Returns whether the first refresh worked. The server returns 503 until one does.
         """
         first = self.feed.refresh()
         serve = threading.Thread(
