@@ -14,6 +14,9 @@ def main() -> None:
 
 
 # Each command lives in its own module and is added to `main` here.
+from planner.cli import ics as _ics  # noqa: E402
 from planner.cli import windows as _windows  # noqa: E402
 
 main.add_command(_windows.windows)
+main.add_command(_ics.ics)
+main.add_command(_ics.serve)
