@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.fleet._calendar import PLAN_CALENDAR_NAME, plan_calendar
 from planner.fleet._embargo import expand_embargo
 from planner.fleet._errors import (
     EmbargoLimitError,
@@ -73,6 +74,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "NewEntry",
+    "PLAN_CALENDAR_NAME",
     "Plan",
     "PlanError",
     "PlannedWindow",
@@ -99,6 +101,7 @@ __all__ = [
     "load_plan",
     "make_plan",
     "parse_fleet_file",
+    "plan_calendar",
     "plan_from_json",
     "prepare_apply",
     "prepare_resume",
