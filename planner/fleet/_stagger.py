@@ -70,8 +70,10 @@ def stagger_hours(
 # Groups whose hour combinations exceed this are placed one member at a time instead.
 _MAX_COMBINATIONS = 5000
 
-# A failed group tries moving at most this many earlier groups, the most recent first.
+# A failed group tries moving at most this many earlier groups, the most recent first, and one
+# staggering run tries at most _REPAIR_BUDGET moves in all, so an impossible fleet fails fast.
 _MAX_REPAIRS = 200
+_REPAIR_BUDGET = 2000
 
 _Placement = list[tuple[float, list[_Interval]]]
 
@@ -88,6 +90,7 @@ class _Placer:
         self.hours: dict[str, float] = {}
         self.placed: list[tuple[tuple[StaggerMember, ...], _Placement]] = []
         self._cache: dict[tuple[str, float], list[_Interval]] = {}
+        self._repairs_left = _REPAIR_BUDGET
 
     def intervals(self, member: StaggerMember, hour: float) -> list[_Interval]:
         key = (member.connector_id, hour)
@@ -107,6 +110,9 @@ class _Placer:
     def repair(self, group: tuple[StaggerMember, ...]) -> bool:
         """Make room for a group by moving one earlier group; return whether that placed it."""
         for index in range(len(self.placed) - 1, max(-1, len(self.placed) - 1 - _MAX_REPAIRS), -1):
+            if self._repairs_left == 0:
+                return False
+            self._repairs_left -= 1
             earlier, old = self.placed[index]
             self._withdraw(earlier, old)
             placement, _ = self._search(group)
