@@ -34,7 +34,8 @@ def describe_window(fields: Mapping[str, Any]) -> str:
 
 def plan_table(plan: Plan) -> str:
     """Return the plan as an aligned text table with a header, warnings and unmatched connectors."""
-    rows = [("CONNECTOR", "POLICY", "CHANGES", "CURRENT", "DESIRED", "NEXT OPEN NOW (LOCAL)", "NEXT OPEN AFTER (LOCAL)")]
+    rows = [("CONNECTOR", "POLICY", "CHANGES", "CURRENT", "DESIRED", "OPEN HOURS", "NEXT OPEN NOW (LOCAL)",
+             "NEXT OPEN AFTER (LOCAL)")]
     for item in plan.connectors:
         rows.append((
             item.label,
@@ -42,6 +43,7 @@ def plan_table(plan: Plan) -> str:
             ", ".join(_SHORT_NAMES[name] for name in item.changes) or "none",
             describe_window(item.before),
             describe_window(item.desired),
+            f"{_hours(item.coverage_before) or '-'} -> {_hours(item.coverage_after)}",
             _local_starts(item.windows_before),
             _local_starts(item.windows_after),
         ))
@@ -55,7 +57,8 @@ def plan_table(plan: Plan) -> str:
     if plan.unmatched:
         lines += ["", f"Left alone, no policy matches ({len(plan.unmatched)}):"]
         lines += [f"  {item.label}" for item in plan.unmatched]
-    lines += ["", _plan_counts(plan)]
+    lines += ["", f"Open hours: open window time over the {plan.horizon_days}-day horizon, now -> after the change.",
+              _plan_counts(plan)]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -182,7 +185,7 @@ def _csv_value(value: Any) -> str:
 
 
 def _hours(coverage: Mapping[str, Any] | None) -> str:
-    return "" if coverage is None else str(coverage["open_hours"])
+    return "" if coverage is None else f"{coverage['open_hours']:g}"
 
 
 def _cell(text: str) -> str:
