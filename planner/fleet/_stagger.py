@@ -1,9 +1,13 @@
 """Staggering: moving start hours so windows meet the `[stagger]` constraints.
 
-The search is greedy and deterministic. Connectors are placed in order of their id; each takes the
-first start hour, from a fixed order of candidates, whose open windows over the horizon break no
-constraint with the connectors placed before it. The same connectors, policies and horizon
-therefore always give the same hours, so a replan after an apply proposes no further shift.
+The search is greedy and deterministic. Connectors are placed in order of their id, the members
+of an HA site together. Each takes the first start hour, from a fixed order of candidates, whose
+open windows over the horizon break no constraint with those placed before it. The same inputs
+therefore always give the same hours. A replan after an apply proposes no further shift, because
+the applied hours are a valid placement and each connector's own hour is tried first.
+
+NOTE: a greedy search with one repair step can report a fleet as impossible when a cleverer
+assignment of hours exists; the error then names the connectors it could not place.
 """
 
 from __future__ import annotations
