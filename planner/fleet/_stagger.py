@@ -3,8 +3,9 @@
 The search is greedy and deterministic. Connectors are placed in order of their id, the members
 of an HA site together. Each takes the first start hour, from a fixed order of candidates, whose
 open windows over the horizon break no constraint with those placed before it. The same inputs
-therefore always give the same hours. A replan after an apply proposes no further shift, because
-the applied hours are a valid placement and each connector's own hour is tried first.
+therefore always give the same hours, and a replan after an apply proposes no further shift: a
+policy that sets the hour repeats the same search, and one that does not tries each connector's
+applied hour first, which fits because the applied hours were a valid placement.
 
 NOTE: a greedy search with one repair step can report a fleet as impossible when a cleverer
 assignment of hours exists; the error then names the connectors it could not place.
