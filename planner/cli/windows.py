@@ -142,15 +142,18 @@ def instant_from_option(name: str, text: str | None, spec: WindowSpec, default: 
     return instant
 
 
-@click.command()
-@spec_options
-@click.option(
+embargo_rule_option = click.option(
     "--embargo-rule",
     type=click.Choice(EMBARGO_RULES),
     default="overlap",
     show_default=True,
     help="overlap: block a window that touches an embargoed day; start: only one that starts on it.",
 )
+
+
+@click.command()
+@spec_options
+@embargo_rule_option
 @click.option("--from", "from_text", metavar="WHEN", help="Start of the range (ISO 8601). Default: now.")
 @click.option(
     "--until",
