@@ -108,7 +108,7 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
         now = current.get(item.connector_id)
         if now is None:
             actions.append(Action(item.connector_id, item.label, "missing", item.before, item.desired,
-                                  reason="not found in the account; it was deleted after the plan was made"))
+                                  reason="not found in the account, so it was deleted or the plan is for another account"))
             continue
         changed = differing_fields(window_fields(now), window_fields(item.before))
         if changed and not force:
@@ -136,7 +136,7 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, restore,
-                                  reason="not found in the account; it was deleted after the run"))
+                                  reason="not found in the account any more, so nothing can be restored"))
             continue
         if not differing_fields(window_fields(now), restore):
             actions.append(Action(entry.connector_id, entry.label, "unchanged", now, restore))
@@ -167,7 +167,7 @@ async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, f
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, entry.desired,
-                                  reason="not found in the account; it was deleted during the run"))
+                                  reason="not found in the account any more, so nothing can be sent"))
             continue
         if not differing_fields(window_fields(now), entry.desired):
             actions.append(Action(entry.connector_id, entry.label, "done", now, entry.desired))
