@@ -14,3 +14,6 @@ def main() -> None:
 
 
 # Each command lives in its own module and is added to `main` here.
+from planner.cli import api as _api  # noqa: E402
+
+main.add_command(_api.emulator)

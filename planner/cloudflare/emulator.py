@@ -20,7 +20,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -283,9 +283,14 @@ class Emulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    async def serve_forever(self) -> None:
-        """Serve in the running event loop until cancelled (the CLI's Ctrl-C)."""
+    async def serve_forever(self, on_listening: Callable[[], None] | None = None) -> None:
+        """Serve in the running event loop until cancelled (the CLI's Ctrl-C).
+
+        `on_listening` is called once the port is open, when `base_url` is final.
+        """
         await self._open()
+        if on_listening is not None:
+            on_listening()
         try:
             await self._wait_until_stopped()
         finally:
