@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from planner.engine.coverage import Coverage, coverage, coverage_of
 from planner.engine.errors import Problem, SpecError
+from planner.engine.instants import parse_instant
 from planner.engine.occurrences import (
     EMBARGO_RULES,
     EmbargoRule,
@@ -49,6 +50,7 @@ __all__ = [
     "load_zone",
     "next_open_window",
     "next_windows",
+    "parse_instant",
     "resolve_local",
     "tzdata_version",
     "window_at",

@@ -26,7 +26,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from planner.engine.spec import WindowSpec
 
@@ -44,9 +44,12 @@ _SEARCH_LIMIT_DAYS = 800
 _SEARCH_BATCH_DAYS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One concrete interrupt window: a half-open interval [start, end) in UTC."""
+class Window(NamedTuple):
+    """One concrete interrupt window: a half-open interval [start, end) in UTC.
+
+    A named tuple rather than a dataclass because expansion creates millions of them and a tuple
+    is built several times faster; like a frozen dataclass it is immutable and compares by value.
+    """
 
     start: datetime
     end: datetime
