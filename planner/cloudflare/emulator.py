@@ -103,13 +103,18 @@ class Faults:
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request as the emulator saw it; `body` is the parsed JSON body or None."""
+    """One request as the emulator saw it, and its answer.
+
+    `body` and `response` are the parsed JSON bodies (None when empty or not JSON); `status` is
+    None when the connection was reset instead of answered.
+    """
 
     method: str
     path: str
     query: dict[str, str]
     body: Any
     status: int | None
+    response: Any
     fault: FaultKind | None
     time: float
 
@@ -452,8 +457,13 @@ class Emulator:
         except ValueError:
             parsed = body.decode("latin-1")
         status = None if answer.close == "reset" else answer.status
+        try:
+            response = json.loads(answer.body) if status is not None and answer.body else None
+        except ValueError:
+            response = None
+        record = RequestRecord(method, path, query, parsed, status, response, fault, time.time())
         with self._lock:
-            self._log.append(RequestRecord(method, path, query, parsed, status, fault, time.time()))
+            self._log.append(record)
         logger.debug("%s %s -> %s (fault %s)", method, path, status, fault)
 
     async def _write(self, writer: asyncio.StreamWriter, answer: _Answer, *, keep_alive: bool) -> None:
