@@ -333,6 +333,10 @@ class Emulator:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # The server is stopping. The handler ends normally, because asyncio 3.11's stream
+            # callback reports a cancelled handler task as an unhandled error.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
