@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +37,7 @@ from planner.cloudflare.errors import (
 from planner.cloudflare.models import Connector, window_request_fields
 from planner.cloudflare.ratelimit import RateLimiter, parse_ratelimit_headers
 from planner.cloudflare.retry import is_retryable, parse_retry_after
+from planner.cloudflare.transport import PooledTransport
 
 if TYPE_CHECKING:
     from planner.engine import WindowSpec
@@ -71,6 +73,10 @@ class AsyncConnectorsClient:
 
         from planner import __version__
 
+        if transport is None and not _proxy_configured():
+            transport = PooledTransport(
+                max_connections=config.max_concurrency, ssl_context=httpx.create_ssl_context()
+            )
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             timeout=config.timeout,
@@ -335,6 +341,11 @@ def async_client_from_options(
 ) -> AsyncConnectorsClient:
     """Build an async client from option values and the environment (see `ClientConfig`)."""
     return AsyncConnectorsClient(ClientConfig.from_options(options, env))
+
+
+def _proxy_configured() -> bool:
+    # httpx's own transport honours HTTP(S)_PROXY and ALL_PROXY; the pooled one does not.
+    return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
 
 
 def _read_envelope(
