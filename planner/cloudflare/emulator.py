@@ -204,6 +204,9 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        # Connections accepted so far, and the most that were open at once.
+        self.connections_opened = 0
+        self.peak_connections = 0
 
     @property
     def base_url(self) -> str:
@@ -328,6 +331,8 @@ class Emulator:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self.connections_opened += 1
+        self.peak_connections = max(self.peak_connections, len(self._connections))
         try:
             while await self._serve_one(reader, writer):
                 pass
