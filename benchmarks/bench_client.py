@@ -1,7 +1,7 @@
 """Bulk PATCH throughput: planner's async client against the official SDK in a sequential loop.
 
 Both talk to one `planner emulator` process on 127.0.0.1 that adds the same latency to every
-answer. planner lists the connectors once and PATCHes each under its concurrency cap. The SDK
+response. planner lists the connectors once and PATCHes each under its concurrency cap. The SDK
 lists once and PATCHes a sample in a plain loop, as a script would; its time for the whole
 fleet is extrapolated from the sample's time per connector, so the run stays short.
 
@@ -26,8 +26,8 @@ import httpx
 from planner.cloudflare import AsyncConnectorsClient, ClientConfig, Credentials, RateLimit
 from planner.cloudflare.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN
 
-# The emulator's quota is raised for the run, and planner's limiter is set to the same figure;
-# against the real API both would be 1,200 per 300 s and neither loop could go this fast.
+# The emulator's quota is raised for the run, and planner's limiter is set to the same figure.
+# Against the real API both would be 1,200 per 300 s, so neither loop could go this fast.
 QUOTA = 1_000_000
 QUOTA_WINDOW = 300
 
@@ -35,7 +35,7 @@ QUOTA_WINDOW = 300
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connectors", type=int, default=5000, help="fleet size (default 5000)")
-    parser.add_argument("--latency-ms", type=float, default=20, help="added per answer (default 20)")
+    parser.add_argument("--latency-ms", type=float, default=20, help="latency added to every response (default 20)")
     parser.add_argument("--sample", type=int, default=250, help="SDK loop sample size (default 250)")
     parser.add_argument("--concurrency", type=int, default=64, help="planner's cap (default 64)")
     arguments = parser.parse_args()

@@ -110,3 +110,42 @@ def test_proxy_environment_selects_httpx_transport(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(variable, "http://127.0.0.1:3128")
 
     assert _proxy_configured() is True
+
+
+def test_tls_connections_are_pooled() -> None:
+    """Over TLS the transport verifies the server certificate and reuses the connection."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+
+    async def run(server: Emulator) -> list[int]:
+        transport = PooledTransport(max_connections=2, ssl_context=client_context)
+        async with httpx.AsyncClient(transport=transport, headers=AUTH) as http:
+            return [(await http.get(one_url(server))).status_code for _ in range(3)]
+
+    with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context) as server:
+        statuses = asyncio.run(run(server))
+
+        assert server.base_url.startswith("https://127.0.0.1:")
+        assert statuses == [200, 200, 200]
+        assert server.connections_opened == 1
+
+
+def test_tls_rejects_untrusted_certificate() -> None:
+    """A certificate from an unknown authority fails the handshake with ConnectError."""
+    import ssl
+
+    import trustme
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
+
+    with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context) as server:
+        with pytest.raises(httpx.ConnectError):
+            asyncio.run(fetch(server, 1, max_connections=1))

@@ -94,7 +94,7 @@ def client_options(command: F) -> F:
             "--read-timeout",
             type=_POSITIVE_SECONDS,
             metavar="SECONDS",
-            help="Seconds to wait for each API answer [default: 30].",
+            help="Seconds to wait for each API response [default: 30].",
         ),
         click.option(
             "--max-concurrency",
@@ -147,25 +147,25 @@ def handle_api_errors() -> Iterator[None]:
               help="What PUT does with omitted fields: keep them (merge) or reset them to "
               "defaults (reset). The real API does not document it.")
 @click.option("--quota", type=click.IntRange(min=1), default=1200, show_default=True,
-              help="Requests allowed per quota window before answering 429.")
+              help="Requests allowed per quota window; later requests get 429.")
 @click.option("--quota-window", type=_POSITIVE_SECONDS, default=300.0, show_default=True,
               help="Length of the quota window in seconds.")
 @click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Milliseconds added to every answer.")
+              help="Milliseconds of latency added to every response.")
 @click.option("--server-error-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of requests answered with 500, 502 or 503.")
+              help="Share of requests that get a 500, 502 or 503 response.")
 @click.option("--reset-before-rate", type=_RATE, default=0.0, show_default=True,
               help="Share of connections reset before the request is applied.")
 @click.option("--reset-after-rate", type=_RATE, default=0.0, show_default=True,
               help="Share of connections reset after the request is applied.")
 @click.option("--malformed-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of requests applied and answered with a truncated JSON body.")
+              help="Share of requests applied and then given a truncated JSON body.")
 @click.option("--stall-rate", type=_RATE, default=0.0, show_default=True,
               help="Share of requests that wait --stall-seconds before being handled.")
 @click.option("--stall-seconds", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Length of a stall in seconds.")
 @click.option("--echo-license-key", is_flag=True,
-              help="Include license_key in every answer, as the API may do.")
+              help="Include license_key in every response, as the API may do.")
 def emulator(
     port: int,
     connectors_file: Path | None,

@@ -1,9 +1,9 @@
 """The emulator's connector store: routing, validation and the API's response envelopes.
 
 This module contains no HTTP: `ConnectorStore.handle` takes a method, a path below `/client/v4`,
-the query and the body, and returns a status with an envelope. Where Cloudflare documents a
-behaviour the store follows it; where it is silent (PUT with omitted fields, validation codes,
-404 codes) the store picks one behaviour and, for PUT, can play both.
+the query and the body, and returns a status with an envelope. The store follows
+Cloudflare where a behaviour is documented. Where it is not (PUT with omitted fields, validation
+codes, 404 codes), the store picks one behaviour, and for PUT it can play both.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def failure(*errors: tuple[int, str]) -> dict[str, Any]:
 
 
 class ConnectorStore:
-    """The connectors of one account, and the API's answers to requests about them."""
+    """The connectors of one account, and the API's responses to requests about them."""
 
     def __init__(
         self,
@@ -132,10 +132,10 @@ class ConnectorStore:
         return copy.deepcopy(item) if item is not None else None
 
     def handle(self, method: str, path: str, query: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one authenticated request; `path` is below `/client/v4`."""
+        """Return the response to one authenticated request; `path` is below `/client/v4`."""
         match = _ACCOUNT_PATH.match(path)
         if match is None or match.group(1) != self.account_id:
-            # An account the credentials do not cover: Cloudflare answers with an auth error.
+            # Cloudflare returns an authentication error for an account the credentials do not cover.
             if match is not None:
                 return Reply(403, failure((CODE_AUTHENTICATION, "Authentication error")))
             return Reply(404, failure((CODE_NO_ROUTE, "No route for the URI")))
@@ -224,7 +224,7 @@ class ConnectorStore:
 
         result = self._public(connector)
         if rotate:
-            # The previous key is revoked at once; the new one is returned only in this answer.
+            # The previous key is revoked at once; the new one is returned only in this response.
             connector["license_key"] = result["license_key"] = self._new_license_key()
         return Reply(200, success(result), wrote=True)
 

@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -63,9 +64,9 @@ class Faults:
 
     `server_error_rate` is split evenly between 500, 502 and 503. `reset_before_rate` closes
     the connection with a TCP reset before the request is applied, `reset_after_rate` after a
-    write is applied, `malformed_rate` applies the request and answers 200 with a truncated
+    write is applied, `malformed_rate` applies the request and responds 200 with a truncated
     JSON body, and `stall_rate` waits `stall_seconds` before handling the request.
-    `latency` (seconds) is added to every answer.
+    `latency` (seconds) is added to every response.
     """
 
     latency: float = 0.0
@@ -103,10 +104,10 @@ class Faults:
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request as the emulator saw it, and its answer.
+    """One request as the emulator received it, and its response.
 
     `body` and `response` are the parsed JSON bodies (None when empty or not JSON); `status` is
-    None when the connection was reset instead of answered.
+    None when the connection was reset instead.
     """
 
     method: str
@@ -151,7 +152,7 @@ class _Quota:
 
 
 @dataclass(slots=True)
-class _Answer:
+class _RawResponse:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
@@ -177,6 +178,7 @@ class Emulator:
         echo_license_key: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             raise ValueError(f"the emulator listens on loopback only, not {host!r}")
@@ -193,6 +195,7 @@ class Emulator:
         self.faults = faults or Faults()
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._quota = _Quota(quota, quota_window)
         self._rng = random.Random(seed + 1)
         self._scripted: deque[_ScriptedFault] = deque()
@@ -211,7 +214,8 @@ class Emulator:
     @property
     def base_url(self) -> str:
         """The API base URL to give a client, such as http://127.0.0.1:8787/client/v4."""
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{API_PREFIX}"
 
     # Control and inspection, safe to call from any thread.
 
@@ -307,7 +311,8 @@ class Emulator:
     async def _open(self) -> None:
         self._stopped = asyncio.Event()
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, backlog=4096, reuse_address=True
+            self._serve_connection, self.host, self.port, backlog=4096, reuse_address=True,
+            ssl=self.ssl_context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info("emulator listening on %s for account %s", self.base_url, self.account_id)
@@ -359,7 +364,7 @@ class Emulator:
         try:
             method, target, version = request_line.split(" ")
         except ValueError:
-            await self._write(writer, _Answer(400, b""), keep_alive=False)
+            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
             return False
         headers: dict[str, str] = {}
         for line in header_lines:
@@ -369,26 +374,26 @@ class Emulator:
 
         body = b""
         if "transfer-encoding" in headers:
-            await self._write(writer, _Answer(411, b""), keep_alive=False)
+            await self._write(writer, _RawResponse(411, b""), keep_alive=False)
             return False
         length = int(headers.get("content-length", "0") or 0)
         if length > _MAX_BODY:
-            await self._write(writer, _Answer(400, b""), keep_alive=False)
+            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
             return False
         if length:
             body = await reader.readexactly(length)
 
         keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        answer = await self._answer(method, target, headers, body)
-        if answer.close == "reset":
+        raw = await self._respond(method, target, headers, body)
+        if raw.close == "reset":
             _reset(writer)
             return False
-        await self._write(writer, answer, keep_alive=keep_alive)
+        await self._write(writer, raw, keep_alive=keep_alive)
         return keep_alive
 
-    async def _answer(
+    async def _respond(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> _Answer:
+    ) -> _RawResponse:
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query))
@@ -400,22 +405,22 @@ class Emulator:
             await asyncio.sleep(self.faults.stall_seconds)
 
         if fault in {"error_500", "error_502", "error_503", "reset_before"}:
-            answer = _fault_answer(fault)
+            raw = _fault_response(fault)
         else:
-            answer = self._apply(method, path, query, headers, body)
+            raw = self._apply(method, path, query, headers, body)
             if fault == "reset_after":
-                answer.close = "reset"
+                raw.close = "reset"
             elif fault == "malformed":
-                answer.body = answer.body[: max(1, len(answer.body) // 2)]
-                answer.status = 200
+                raw.body = raw.body[: max(1, len(raw.body) // 2)]
+                raw.status = 200
 
-        self._record(method, path, query, body, answer, fault)
-        return answer
+        self._record(method, path, query, body, raw, fault)
+        return raw
 
     def _apply(
         self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
         body: bytes,
-    ) -> _Answer:
+    ) -> _RawResponse:
         with self._lock:
             allowed, remaining, reset = self._quota.take(time.monotonic())
             quota_headers = {
@@ -432,9 +437,9 @@ class Emulator:
             else:
                 reply = self.store.handle(method, path[len(API_PREFIX):], query, body)
 
-        answer = _json_answer(reply.status, reply.envelope)
-        answer.headers.update(quota_headers)
-        return answer
+        raw = _json_response(reply.status, reply.envelope)
+        raw.headers.update(quota_headers)
+        return raw
 
     def _authenticated(self, headers: Mapping[str, str]) -> bool:
         authorization = headers.get("authorization", "")
@@ -458,16 +463,16 @@ class Emulator:
             return self.faults.draw(self._rng)
 
     def _record(
-        self, method: str, path: str, query: dict[str, str], body: bytes, answer: _Answer,
+        self, method: str, path: str, query: dict[str, str], body: bytes, raw: _RawResponse,
         fault: FaultKind | None,
     ) -> None:
         try:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode("latin-1")
-        status = None if answer.close == "reset" else answer.status
+        status = None if raw.close == "reset" else raw.status
         try:
-            response = json.loads(answer.body) if status is not None and answer.body else None
+            response = json.loads(raw.body) if status is not None and raw.body else None
         except ValueError:
             response = None
         record = RequestRecord(method, path, query, parsed, status, response, fault, time.time())
@@ -475,35 +480,35 @@ class Emulator:
             self._log.append(record)
         logger.debug("%s %s -> %s (fault %s)", method, path, status, fault)
 
-    async def _write(self, writer: asyncio.StreamWriter, answer: _Answer, *, keep_alive: bool) -> None:
+    async def _write(self, writer: asyncio.StreamWriter, raw: _RawResponse, *, keep_alive: bool) -> None:
         with self._lock:
             self._ray += 1
             ray = f"{self._ray:016x}-EMU"
         lines = [
-            f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Unknown')}",
-            f"Content-Length: {len(answer.body)}",
+            f"HTTP/1.1 {raw.status} {_REASONS.get(raw.status, 'Unknown')}",
+            f"Content-Length: {len(raw.body)}",
             f"cf-ray: {ray}",
             "Connection: " + ("keep-alive" if keep_alive else "close"),
-            *(f"{name}: {value}" for name, value in answer.headers.items()),
+            *(f"{name}: {value}" for name, value in raw.headers.items()),
         ]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body)
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + raw.body)
         await writer.drain()
 
 
-def _json_answer(status: int, envelope: Mapping[str, Any]) -> _Answer:
+def _json_response(status: int, envelope: Mapping[str, Any]) -> _RawResponse:
     body = json.dumps(envelope, separators=(",", ":")).encode()
-    return _Answer(status, body, {"Content-Type": "application/json"})
+    return _RawResponse(status, body, {"Content-Type": "application/json"})
 
 
-def _fault_answer(kind: FaultKind) -> _Answer:
+def _fault_response(kind: FaultKind) -> _RawResponse:
     if kind == "reset_before":
-        return _Answer(0, b"", close="reset")
+        return _RawResponse(0, b"", close="reset")
     if kind == "error_500":
-        return _json_answer(500, failure((CODE_INTERNAL, "Internal server error")))
-    # Cloudflare's edge answers 502 and 503 with an HTML page, not an API envelope.
+        return _json_response(500, failure((CODE_INTERNAL, "Internal server error")))
+    # Cloudflare's edge returns 502 and 503 as an HTML page, not as an API envelope.
     status = 502 if kind == "error_502" else 503
     page = f"<html><body><h1>{status} {_REASONS[status]}</h1></body></html>".encode()
-    return _Answer(status, page, {"Content-Type": "text/html"})
+    return _RawResponse(status, page, {"Content-Type": "text/html"})
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

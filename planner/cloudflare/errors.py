@@ -5,16 +5,16 @@ Every failure the client reports is a `CloudflareError`::
     CloudflareError
     ├── ConfigError            (also ValueError) base URL, account id or credentials missing or invalid
     ├── InvalidInputError      (also ValueError) an argument rejected before sending
-    ├── APIError               the API answered with an HTTP error status
+    ├── APIError               the API returned an HTTP error status
     │   ├── AuthenticationError     401, 403 (for example Cloudflare code 10000)
     │   ├── NotFoundError           404: unknown connector, account or route
     │   ├── InvalidRequestError     400 and every other 4xx not listed here
     │   ├── RateLimitedError        429, with the delay from Retry-After
     │   └── ServerError             5xx
-    ├── TransportError         no complete HTTP answer arrived
+    ├── TransportError         no complete HTTP response arrived
     │   ├── ConnectionFailedError   refused, reset or closed connection
     │   └── RequestTimeoutError     connect, read, write or pool timeout
-    └── ProtocolError          an answer outside the API's envelope format
+    └── ProtocolError          a response outside the API's envelope format
 
 Each message names the operation, the connector id when there is one, the HTTP status, Cloudflare's
 codes and messages, and what to do next.
@@ -81,7 +81,7 @@ class _RequestError(CloudflareError):
 
 
 class APIError(_RequestError):
-    """The API answered with an HTTP error status; `errors` holds Cloudflare's coded errors."""
+    """The API returned an HTTP error status; `errors` contains Cloudflare's coded errors."""
 
     hint = "Read the Cloudflare errors above and fix the request"
 
@@ -158,7 +158,7 @@ class RateLimitedError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: Cloudflare failed to answer the request."""
+    """5xx: Cloudflare failed to process the request."""
 
     hint = (
         "Cloudflare had a server error; try again later. A write may or may not have been "
@@ -167,7 +167,7 @@ class ServerError(APIError):
 
 
 class TransportError(_RequestError):
-    """No complete HTTP answer arrived; `__cause__` holds the httpx exception."""
+    """No complete HTTP response arrived; `__cause__` is the httpx exception."""
 
     hint = (
         "Check network access to the API base URL. A write may have been applied before the "
@@ -183,7 +183,7 @@ class TransportError(_RequestError):
 
 
 class ConnectionFailedError(TransportError):
-    """The connection was refused, reset or closed before the answer was complete."""
+    """The connection was refused, reset or closed before the response was complete."""
 
 
 class RequestTimeoutError(TransportError):
@@ -196,7 +196,7 @@ class RequestTimeoutError(TransportError):
 
 
 class ProtocolError(_RequestError):
-    """The answer is not the API's JSON envelope, or it reports failure with a 2xx status."""
+    """The response is not the API's JSON envelope, or it reports failure with a 2xx status."""
 
     hint = (
         "Check that the base URL points at the Cloudflare API (it ends in /client/v4); if it "

@@ -43,7 +43,7 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class QuotaReport:
-    """What one response's rate-limit headers say: requests left and seconds to the reset."""
+    """The quota state from one response's rate-limit headers: requests left, seconds to reset."""
 
     remaining: int
     reset_seconds: float

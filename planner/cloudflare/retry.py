@@ -1,4 +1,4 @@
-"""Which failures are retried, and how long to wait before the next attempt."""
+"""The retry policy: the failures that are retried, and the wait before each new attempt."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ _EMBARGO_CHOICES: tuple[tuple[str, ...], ...] = (
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
     """Read connector objects from a JSON list, or from a list response envelope.
 
-    Raises ValueError naming the file when it is not JSON or holds something else.
+    Raises ValueError naming the file when it is not JSON or contains something else.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -120,7 +120,9 @@ def _connector(
         device["serial_number"] = f"CF1{rng.randrange(10**9):09d}"
 
     heartbeat = dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=rng.randrange(86400))
-    role = "" if members == 1 else (" primary" if member == 0 else " secondary")
+    role = ""
+    if members == 2:
+        role = " primary" if member == 0 else " secondary"
     return {
         "id": _hex_id(rng),
         "notes": f"{code}-{site_number:04d}-{member + 1}{role}",
