@@ -69,7 +69,7 @@ class Window(NamedTuple):
         return (self.end - self.start).total_seconds() / 3600
 
     def contains(self, instant: datetime) -> bool:
-        """Whether `instant` (an aware datetime) lies inside [start, end)."""
+        """Return whether `instant` (an aware datetime) lies inside [start, end)."""
         return self.start <= instant < self.end
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def resolve_local(day: date, minute_of_day: int, zone: tzinfo) -> datetime:
 
 
 def day_exists(day: date, zone: tzinfo) -> bool:
-    """Whether the local date `day` ever occurred in `zone`.
+    """Return whether the local date `day` ever occurred in `zone`.
 
     A few zones skipped a whole date when they moved across the date line, such as Pacific/Apia,
     which went from 29 to 31 December 2011.
@@ -146,7 +146,7 @@ def _embargo_days(spec: WindowSpec) -> _EmbargoDays:
 def _check_rule(embargo_rule: str) -> EmbargoRule:
     if embargo_rule not in EMBARGO_RULES:
         raise ValueError(f"unknown embargo rule {embargo_rule!r}; use 'overlap' or 'start'")
-    return embargo_rule  # type: ignore[return-value]
+    return embargo_rule
 
 
 def _check_aware(name: str, instant: datetime) -> None:

@@ -58,11 +58,11 @@ class WindowSpec:
     """A connector's interrupt-window settings, validated.
 
     The fields mirror the connectors API without the `interrupt_window_` prefix. The constructor
-    accepts the forms people type and normalises them: day names or three-letter abbreviations in
-    any case, ranges such as "Mon-Fri" or "Fri-Mon", a comma-separated string of those, embargo
-    dates as `date` objects, "YYYY-MM-DD" strings or inclusive "START..END" ranges, and Windows
-    zone names, which are mapped to their IANA name with a warning. Every invalid value is reported
-    at once in a `SpecError`.
+    accepts the forms people type and normalises them. Days can be names or three-letter
+    abbreviations in any case, ranges such as "Mon-Fri" or "Fri-Mon", or a comma-separated string
+    of those. Embargo dates can be `date` objects, "YYYY-MM-DD" strings or inclusive "START..END"
+    ranges. Windows zone names are mapped to their IANA name with a warning. Every invalid value is
+    reported at once in a `SpecError`.
 
     After construction `days_of_week` holds capitalised day names in the API's Sunday-to-Saturday
     order, `embargo_dates` is sorted and free of duplicates, and `timezone` is an IANA name that
@@ -129,7 +129,7 @@ class WindowSpec:
         embargo = _as_items(embargo_dates) if isinstance(embargo_dates, str) else tuple(embargo_dates)
         return cls(
             timezone=timezone,
-            days_of_week=days,  # type: ignore[arg-type]  # normalised by __post_init__
+            days_of_week=days,
             hour_of_day=hour_of_day,
             duration_hours=duration_hours,
             embargo_dates=embargo,  # type: ignore[arg-type]  # normalised by __post_init__

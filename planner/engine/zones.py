@@ -72,9 +72,9 @@ def load_zone(name: str, database: TzDatabase = "tzdata") -> zoneinfo.ZoneInfo:
 
 @functools.cache
 def tzdata_version(database: TzDatabase = "tzdata") -> str:
-    """Return the IANA release of `database`, such as "2026a", or "unknown" if it does not say."""
+    """Return the IANA release of `database`, such as "2026a", or "unknown" when the database has no version line."""
     if database == "tzdata":
-        import tzdata
+        import tzdata  # type: ignore[import-untyped]
 
         return str(tzdata.IANA_VERSION)
     for root in zoneinfo.TZPATH:
