@@ -35,17 +35,31 @@ QUOTA_WINDOW = 300
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connectors", type=int, default=5000, help="fleet size (default 5000)")
-    parser.add_argument("--latency-ms", type=float, default=20, help="latency added to every response (default 20)")
-    parser.add_argument("--sample", type=int, default=250, help="SDK loop sample size (default 250)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20, help="latency added to every response (default 20)"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=250, help="SDK loop sample size (default 250)"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="planner's cap (default 64)")
     arguments = parser.parse_args()
 
     emulator = subprocess.Popen(
         [
-            sys.executable, "-c", "from planner.cli import main; main()", "emulator",
-            "--port", "0", "--generate", str(arguments.connectors),
-            "--latency", str(arguments.latency_ms),
-            "--quota", str(QUOTA), "--quota-window", str(QUOTA_WINDOW),
+            sys.executable,
+            "-c",
+            "from planner.cli import main; main()",
+            "emulator",
+            "--port",
+            "0",
+            "--generate",
+            str(arguments.connectors),
+            "--latency",
+            str(arguments.latency_ms),
+            "--quota",
+            str(QUOTA),
+            "--quota-window",
+            str(QUOTA_WINDOW),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -62,24 +76,32 @@ def main() -> None:
 
 def report(arguments: argparse.Namespace, base_url: str) -> None:
     print(f"date        {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine     nproc={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
-          f"Python {platform.python_version()}, httpx {version('httpx')}, "
-          f"cloudflare {version('cloudflare')}")
-    print(f"setup       {arguments.connectors} connectors, {arguments.latency_ms:g} ms added "
-          f"latency, emulator in its own process")
+    print(
+        f"machine     nproc={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
+        f"Python {platform.python_version()}, httpx {version('httpx')}, "
+        f"cloudflare {version('cloudflare')}"
+    )
+    print(
+        f"setup       {arguments.connectors} connectors, {arguments.latency_ms:g} ms added "
+        f"latency, emulator in its own process"
+    )
 
     planner_seconds, planner_requests = asyncio.run(
         run_planner(base_url, arguments.concurrency, hour=3)
     )
-    print(f"planner     {planner_seconds:8.2f} s  {planner_requests} requests "
-          f"(1 list + {planner_requests - 1} PATCH), concurrency cap {arguments.concurrency}")
+    print(
+        f"planner     {planner_seconds:8.2f} s  {planner_requests} requests "
+        f"(1 list + {planner_requests - 1} PATCH), concurrency cap {arguments.concurrency}"
+    )
 
     sample_seconds, list_seconds, sdk_requests = run_sdk(base_url, arguments.sample, hour=4)
     per_connector = sample_seconds / arguments.sample
     sdk_estimate = list_seconds + per_connector * arguments.connectors
-    print(f"SDK loop    {sdk_estimate:8.2f} s  estimated: {sdk_requests} requests measured "
-          f"(1 list + {arguments.sample} PATCH, {per_connector * 1000:.1f} ms per connector), "
-          f"extrapolated to 1 list + {arguments.connectors} PATCH")
+    print(
+        f"SDK loop    {sdk_estimate:8.2f} s  estimated: {sdk_requests} requests measured "
+        f"(1 list + {arguments.sample} PATCH, {per_connector * 1000:.1f} ms per connector), "
+        f"extrapolated to 1 list + {arguments.connectors} PATCH"
+    )
     print(f"ratio       {sdk_estimate / planner_seconds:8.1f}x  (SDK loop estimate / planner)")
 
 
@@ -95,7 +117,10 @@ async def run_planner(base_url: str, concurrency: int, *, hour: int) -> tuple[fl
         started = time.perf_counter()
         connectors = await client.list_connectors()
         await asyncio.gather(
-            *(client.edit_window(item.id, {"interrupt_window_hour_of_day": hour}) for item in connectors)
+            *(
+                client.edit_window(item.id, {"interrupt_window_hour_of_day": hour})
+                for item in connectors
+            )
         )
         elapsed = time.perf_counter() - started
         requests = client.request_count

@@ -35,7 +35,11 @@ BERLIN = {
     "interrupt_window_hour_of_day": 2,
     "interrupt_window_duration_hours": 4,
     "interrupt_window_embargo_dates": ["2026-12-24"],
-    "device": {"id": "9d8c7b6a5f4e3d2c1b0a998877665544", "serial_number": "CF1000000001", "type": "MANAGED"},
+    "device": {
+        "id": "9d8c7b6a5f4e3d2c1b0a998877665544",
+        "serial_number": "CF1000000001",
+        "type": "MANAGED",
+    },
     "license_key": LICENSE_KEY,
 }
 
@@ -45,8 +49,8 @@ def seed_connectors() -> list[dict[str, Any]]:
     return [copy.deepcopy(BERLIN), *generate_connectors(5, seed=7)]
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
+@pytest.fixture(name="emulator")
+def emulator_fixture() -> Iterator[Emulator]:
     """A running emulator with the seed connectors, on an ephemeral port."""
     with Emulator(seed_connectors(), account_id=ACCOUNT_ID, token=TOKEN) as server:
         yield server

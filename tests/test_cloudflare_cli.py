@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator_fixture, seed_connectors  # noqa: F401
 
-from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator, seed_connectors  # noqa: F401
 from planner.cli import main
 from planner.cli.api import client_options, handle_api_errors, open_client
 from planner.cloudflare import ClientConfig, ClientOptions, ConnectorsClient
@@ -41,19 +41,39 @@ class TestClientOptions:
     def test_options_reach_the_command(self, tmp_path: Path) -> None:
         """Every option lands in one ClientOptions value."""
         token_file = tmp_path / "token"
-        result = CliRunner().invoke(echo_options, [
-            "--base-url", "http://127.0.0.1:1/client/v4", "--account-id", "acc",
-            "--token-file", str(token_file), "--connect-timeout", "2", "--read-timeout", "7.5",
-            "--max-concurrency", "4",
-        ])
+        result = CliRunner().invoke(
+            echo_options,
+            [
+                "--base-url",
+                "http://127.0.0.1:1/client/v4",
+                "--account-id",
+                "acc",
+                "--token-file",
+                str(token_file),
+                "--connect-timeout",
+                "2",
+                "--read-timeout",
+                "7.5",
+                "--max-concurrency",
+                "4",
+            ],
+        )
 
         assert result.exit_code == 0
-        assert result.stdout.strip() == repr(ClientOptions(
-            base_url="http://127.0.0.1:1/client/v4", account_id="acc", token_file=token_file,
-            connect_timeout=2.0, read_timeout=7.5, max_concurrency=4,
-        ))
+        assert result.stdout.strip() == repr(
+            ClientOptions(
+                base_url="http://127.0.0.1:1/client/v4",
+                account_id="acc",
+                token_file=token_file,
+                connect_timeout=2.0,
+                read_timeout=7.5,
+                max_concurrency=4,
+            )
+        )
 
-    @pytest.mark.parametrize("arguments", [["--read-timeout", "0"], ["--max-concurrency", "0"], ["--token", "x"]])
+    @pytest.mark.parametrize(
+        "arguments", [["--read-timeout", "0"], ["--max-concurrency", "0"], ["--token", "x"]]
+    )
     def test_bad_option_values_exit_2(self, arguments: list[str]) -> None:
         """Zero timeouts, zero concurrency and a --token option are usage errors."""
         result = CliRunner().invoke(echo_options, arguments)
@@ -73,7 +93,15 @@ class TestClientOptions:
         token_file.write_text(TOKEN + "\n", encoding="utf-8")
 
         result = CliRunner().invoke(
-            show, ["--base-url", emulator.base_url, "--account-id", ACCOUNT_ID, "--token-file", str(token_file)],
+            show,
+            [
+                "--base-url",
+                emulator.base_url,
+                "--account-id",
+                ACCOUNT_ID,
+                "--token-file",
+                str(token_file),
+            ],
             env={"CLOUDFLARE_API_TOKEN": None, "CLOUDFLARE_ACCOUNT_ID": None},
         )
 
@@ -84,7 +112,8 @@ class TestClientOptions:
     def test_missing_account_is_usage_error(self, emulator: Emulator) -> None:
         """Without an account id the command exits 2 and names the variable."""
         result = CliRunner().invoke(
-            show, ["--base-url", emulator.base_url],
+            show,
+            ["--base-url", emulator.base_url],
             env={"CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_ACCOUNT_ID": None},
         )
 
@@ -94,7 +123,8 @@ class TestClientOptions:
     def test_api_failure_exits_1_without_traceback(self, emulator: Emulator) -> None:
         """A rejected token exits 1 with the API's code and the fix, and no traceback."""
         result = CliRunner().invoke(
-            show, ["--base-url", emulator.base_url],
+            show,
+            ["--base-url", emulator.base_url],
             env={"CLOUDFLARE_API_TOKEN": "bad-token", "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID},
         )
 
@@ -111,15 +141,29 @@ class TestEmulatorCommand:
         seeds = tmp_path / "connectors.json"
         seeds.write_text(json.dumps(seed_connectors()), encoding="utf-8")
         process = subprocess.Popen(
-            [*PLANNER, "emulator", "--port", "0", "--connectors", str(seeds), "--token", "cli-token"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                *PLANNER,
+                "emulator",
+                "--port",
+                "0",
+                "--connectors",
+                str(seeds),
+                "--token",
+                "cli-token",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert process.stdout is not None
             base_url = process.stdout.readline().strip()
             config = ClientConfig.from_options(
                 ClientOptions(base_url=base_url),
-                env={"CLOUDFLARE_ACCOUNT_ID": "023e105f4ecef8ad9ca31a8372d0c353", "CLOUDFLARE_API_TOKEN": "cli-token"},
+                env={
+                    "CLOUDFLARE_ACCOUNT_ID": "023e105f4ecef8ad9ca31a8372d0c353",
+                    "CLOUDFLARE_API_TOKEN": "cli-token",
+                },
             )
             with ConnectorsClient(config) as client:
                 count = len(client.list_connectors())
@@ -137,7 +181,9 @@ class TestEmulatorCommand:
 
     def test_connectors_and_generate_conflict(self, tmp_path: Path) -> None:
         """--connectors and --generate together are a usage error."""
-        result = CliRunner().invoke(main, ["emulator", "--connectors", str(tmp_path / "x.json"), "--generate", "3"])
+        result = CliRunner().invoke(
+            main, ["emulator", "--connectors", str(tmp_path / "x.json"), "--generate", "3"]
+        )
 
         assert result.exit_code == 2
         assert "either --connectors or --generate" in result.stderr
@@ -155,7 +201,9 @@ class TestEmulatorCommand:
 
     def test_fault_rates_above_one(self) -> None:
         """Fault rates adding up to more than one are a usage error."""
-        result = CliRunner().invoke(main, ["emulator", "--server-error-rate", "0.8", "--stall-rate", "0.5"])
+        result = CliRunner().invoke(
+            main, ["emulator", "--server-error-rate", "0.8", "--stall-rate", "0.5"]
+        )
 
         assert result.exit_code == 2
         assert "add up to at most 1" in result.stderr

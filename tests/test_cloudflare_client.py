@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from planner.cloudflare import (
+    WINDOW_FIELDS,
+    WRITABLE_FIELDS,
+    APIError,
     AsyncConnectorsClient,
     AuthenticationError,
     ClientConfig,
@@ -25,8 +28,6 @@ from planner.cloudflare import (
     RateLimitedError,
     RetryPolicy,
     ServerError,
-    WINDOW_FIELDS,
-    WRITABLE_FIELDS,
 )
 from planner.engine import WindowSpec
 
@@ -53,8 +54,12 @@ def envelope(result: Any) -> dict[str, Any]:
 
 
 def failure(status: int, *errors: tuple[int, str], **headers: str) -> httpx.Response:
-    body = {"success": False, "errors": [{"code": c, "message": m} for c, m in errors],
-            "messages": [], "result": None}
+    body = {
+        "success": False,
+        "errors": [{"code": c, "message": m} for c, m in errors],
+        "messages": [],
+        "result": None,
+    }
     return httpx.Response(status, json=body, headers=headers)
 
 
@@ -71,7 +76,9 @@ class Recorder:
         return answer(request) if callable(answer) else answer
 
     def bodies(self) -> list[Any]:
-        return [json.loads(request.content) if request.content else None for request in self.requests]
+        return [
+            json.loads(request.content) if request.content else None for request in self.requests
+        ]
 
 
 def run(
@@ -119,8 +126,12 @@ def test_list_follows_result_info_pages() -> None:
     """A list whose result_info announces more pages is read to the end."""
     second = {**CONNECTOR, "id": "c2"}
     recorder = Recorder(
-        httpx.Response(200, json={**envelope([CONNECTOR]), "result_info": {"page": 1, "total_pages": 2}}),
-        httpx.Response(200, json={**envelope([second]), "result_info": {"page": 2, "total_pages": 2}}),
+        httpx.Response(
+            200, json={**envelope([CONNECTOR]), "result_info": {"page": 1, "total_pages": 2}}
+        ),
+        httpx.Response(
+            200, json={**envelope([second]), "result_info": {"page": 2, "total_pages": 2}}
+        ),
     )
 
     connectors = run(recorder, lambda client: client.list_connectors(device_type="MANAGED"))
@@ -203,7 +214,12 @@ def test_failure_body_not_json() -> None:
 
 def test_success_false_on_200_is_protocol_error() -> None:
     """success: false with HTTP 200 is a protocol error naming the envelope's errors."""
-    body = {"success": False, "errors": [{"code": 1000, "message": "odd"}], "messages": [], "result": None}
+    body = {
+        "success": False,
+        "errors": [{"code": 1000, "message": "odd"}],
+        "messages": [],
+        "result": None,
+    }
     recorder = Recorder(httpx.Response(200, json=body))
 
     with pytest.raises(ProtocolError, match="success=False with errors: 1000 odd"):
@@ -244,7 +260,9 @@ def test_result_without_id_is_protocol_error() -> None:
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 def test_transient_status_is_retried(status: int) -> None:
     """408, 409, 429 and 5xx are retried, and a later success is returned."""
-    recorder = Recorder(failure(status, (1000, "transient")), httpx.Response(200, json=envelope(CONNECTOR)))
+    recorder = Recorder(
+        failure(status, (1000, "transient")), httpx.Response(200, json=envelope(CONNECTOR))
+    )
 
     connector = run(recorder, lambda client: client.get_connector("c1"))
 
@@ -257,8 +275,9 @@ def test_other_client_status_is_not_retried(status: int) -> None:
     """Any other 4xx fails at once."""
     recorder = Recorder(failure(status, (1000, "no")))
 
-    with pytest.raises(Exception):
+    with pytest.raises(APIError) as caught:
         run(recorder, lambda client: client.get_connector("c1"))
+    assert caught.value.status == status
     assert len(recorder.requests) == 1
 
 
@@ -284,8 +303,12 @@ def test_attempts_are_bounded() -> None:
     sleeps: list[float] = []
 
     with pytest.raises(ServerError, match="failed after 3 attempts") as caught:
-        run(recorder, lambda client: client.get_connector("c1"),
-            retry=RetryPolicy(max_attempts=3), sleeps=sleeps)
+        run(
+            recorder,
+            lambda client: client.get_connector("c1"),
+            retry=RetryPolicy(max_attempts=3),
+            sleeps=sleeps,
+        )
 
     assert caught.value.attempts == 3
     assert len(recorder.requests) == 3
@@ -322,8 +345,11 @@ def test_retry_after_above_limit_raises_at_once() -> None:
     recorder = Recorder(failure(429, (1015, "rate limited"), **{"retry-after": "300"}))
 
     with pytest.raises(RateLimitedError, match="Wait 300 s") as caught:
-        run(recorder, lambda client: client.get_connector("c1"),
-            retry=RetryPolicy(retry_after_max=60))
+        run(
+            recorder,
+            lambda client: client.get_connector("c1"),
+            retry=RetryPolicy(retry_after_max=60),
+        )
 
     assert caught.value.retry_after == 300
     assert len(recorder.requests) == 1
@@ -332,8 +358,13 @@ def test_retry_after_above_limit_raises_at_once() -> None:
 def test_patch_sends_only_window_fields() -> None:
     """An edit from a spec sends exactly the five window fields, never provision_license."""
     recorder = Recorder(httpx.Response(200, json=envelope(CONNECTOR)))
-    spec = WindowSpec.parse(timezone="Asia/Tokyo", days_of_week=["Sat"], hour_of_day=1.5,
-                            duration_hours=3, embargo_dates=["2026-12-31"])
+    spec = WindowSpec.parse(
+        timezone="Asia/Tokyo",
+        days_of_week=["Sat"],
+        hour_of_day=1.5,
+        duration_hours=3,
+        embargo_dates=["2026-12-31"],
+    )
 
     run(recorder, lambda client: client.edit_window("c1", spec))
 

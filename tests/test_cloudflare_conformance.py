@@ -14,24 +14,29 @@ from typing import Any
 import cloudflare
 import httpx
 import pytest
-
 from cloudflare_fixtures import (  # noqa: F401
     ACCOUNT_ID,
     BERLIN,
     TOKEN,
-    emulator,
+    emulator_fixture,
     make_client,
     request_schema,
     response_schema,
     schema_validator,
 )
+
 from planner.cloudflare.emulator import Emulator, RequestRecord
 from planner.engine import WindowSpec
 
 COLLECTION = "/accounts/{account_id}/magic/connectors"
 ITEM = "/accounts/{account_id}/magic/connectors/{connector_id}"
-SPEC = WindowSpec.parse(timezone="Australia/Adelaide", days_of_week=["Sun"], hour_of_day=1.5,
-                        duration_hours=2, embargo_dates=["2026-12-25", "2027-01-01"])
+SPEC = WindowSpec.parse(
+    timezone="Australia/Adelaide",
+    days_of_week=["Sun"],
+    hour_of_day=1.5,
+    duration_hours=2,
+    embargo_dates=["2026-12-25", "2027-01-01"],
+)
 
 
 @pytest.fixture
@@ -54,9 +59,15 @@ class TestOfficialSdk:
 
     def test_list_by_device_type(self, sdk: cloudflare.Cloudflare) -> None:
         """The device_type filter is understood."""
-        connectors = list(sdk.magic_transit.connectors.list(account_id=ACCOUNT_ID, extra_query={"device_type": "LICENSED"}))
+        connectors = list(
+            sdk.magic_transit.connectors.list(
+                account_id=ACCOUNT_ID, extra_query={"device_type": "LICENSED"}
+            )
+        )
 
-        assert all(item.device is not None and item.device.type == "LICENSED" for item in connectors)
+        assert all(
+            item.device is not None and item.device.type == "LICENSED" for item in connectors
+        )
 
     def test_get(self, sdk: cloudflare.Cloudflare) -> None:
         """The SDK gets one connector with its device."""
@@ -68,11 +79,16 @@ class TestOfficialSdk:
 
     def test_edit(self, sdk: cloudflare.Cloudflare, emulator: Emulator) -> None:
         """An SDK PATCH is applied and its answer parses."""
-        connector = sdk.magic_transit.connectors.edit(BERLIN["id"], account_id=ACCOUNT_ID, **SPEC.to_api())
+        connector = sdk.magic_transit.connectors.edit(
+            BERLIN["id"], account_id=ACCOUNT_ID, **SPEC.to_api()
+        )
 
         assert connector.timezone == "Australia/Adelaide"
         assert connector.interrupt_window_hour_of_day == 1.5
-        assert emulator.connector(BERLIN["id"])["interrupt_window_embargo_dates"] == ["2026-12-25", "2027-01-01"]  # type: ignore[index]
+        assert emulator.connector(BERLIN["id"])["interrupt_window_embargo_dates"] == [
+            "2026-12-25",
+            "2027-01-01",
+        ]  # type: ignore[index]
 
     def test_update(self, sdk: cloudflare.Cloudflare) -> None:
         """An SDK PUT is applied and its answer parses."""
@@ -85,7 +101,9 @@ class TestOfficialSdk:
 
     def test_create_and_delete(self, sdk: cloudflare.Cloudflare) -> None:
         """SDK create and delete round-trip through the emulator."""
-        created = sdk.magic_transit.connectors.create(account_id=ACCOUNT_ID, device={"serial_number": "CF1999"})
+        created = sdk.magic_transit.connectors.create(
+            account_id=ACCOUNT_ID, device={"serial_number": "CF1999"}
+        )
         deleted = sdk.magic_transit.connectors.delete(created.id, account_id=ACCOUNT_ID)
 
         assert created.device is not None
@@ -94,15 +112,20 @@ class TestOfficialSdk:
 
     def test_errors_map_to_sdk_exceptions(self, emulator: Emulator) -> None:
         """The SDK reads the emulator's 403, 404 and 400 as its own error classes."""
-        with cloudflare.Cloudflare(api_token="wrong", base_url=emulator.base_url, max_retries=0) as wrong:
+        with cloudflare.Cloudflare(
+            api_token="wrong", base_url=emulator.base_url, max_retries=0
+        ) as wrong:
             with pytest.raises(cloudflare.PermissionDeniedError):
                 wrong.magic_transit.connectors.list(account_id=ACCOUNT_ID)
-        with cloudflare.Cloudflare(api_token=TOKEN, base_url=emulator.base_url, max_retries=0) as sdk:
+        with cloudflare.Cloudflare(
+            api_token=TOKEN, base_url=emulator.base_url, max_retries=0
+        ) as sdk:
             with pytest.raises(cloudflare.NotFoundError):
                 sdk.magic_transit.connectors.get("missing", account_id=ACCOUNT_ID)
             with pytest.raises(cloudflare.BadRequestError):
-                sdk.magic_transit.connectors.edit(BERLIN["id"], account_id=ACCOUNT_ID,
-                                                  interrupt_window_duration_hours=48)
+                sdk.magic_transit.connectors.edit(
+                    BERLIN["id"], account_id=ACCOUNT_ID, interrupt_window_duration_hours=48
+                )
 
 
 def template_of(record: RequestRecord) -> str:
@@ -142,7 +165,9 @@ class TestSchema:
         """Every PATCH and PUT body our client sends matches the request schema."""
         with make_client(emulator) as client:
             client.edit_window(BERLIN["id"], SPEC)
-            client.edit_window(BERLIN["id"], {"timezone": "UTC", "interrupt_window_embargo_dates": []})
+            client.edit_window(
+                BERLIN["id"], {"timezone": "UTC", "interrupt_window_embargo_dates": []}
+            )
             client.replace_window(BERLIN["id"], SPEC)
 
         writes = [record for record in emulator.request_log() if record.method in {"PATCH", "PUT"}]
@@ -161,13 +186,21 @@ class TestSchema:
         assert statuses == {200, 400, 403, 404, 429}
         for record in records:
             component = response_schema(record.method, template_of(record), record.status)  # type: ignore[arg-type]
-            errors = [error.message for error in schema_validator(component).iter_errors(record.response)]
-            assert errors == [], f"{record.method} {record.path} {record.status}: {record.response!r}"
+            errors = [
+                error.message for error in schema_validator(component).iter_errors(record.response)
+            ]
+            assert errors == [], (
+                f"{record.method} {record.path} {record.status}: {record.response!r}"
+            )
 
     def test_validator_can_fail(self) -> None:
         """The schema check rejects a connector with a bad day name and a missing field."""
-        bad: dict[str, Any] = {"success": True, "errors": [], "messages": [],
-                               "result": {**BERLIN, "interrupt_window_days_of_week": ["Sat"]}}
+        bad: dict[str, Any] = {
+            "success": True,
+            "errors": [],
+            "messages": [],
+            "result": {**BERLIN, "interrupt_window_days_of_week": ["Sat"]},
+        }
         del bad["result"]["notes"]
 
         errors = list(schema_validator("mconn_customer_connector_response").iter_errors(bad))

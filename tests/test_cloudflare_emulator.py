@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator_fixture, seed_connectors  # noqa: F401
 
-from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator, seed_connectors  # noqa: F401
 from planner.cloudflare.emulator import Emulator, Faults
 from planner.cloudflare.seed import generate_connectors, load_seed_file
 
@@ -21,7 +21,9 @@ CONNECTORS = f"/client/v4/accounts/{ACCOUNT_ID}/magic/connectors"
 ONE = f"{CONNECTORS}/{BERLIN['id']}"
 
 
-def call(server: Emulator, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+def call(
+    server: Emulator, method: str, path: str, body: Any = None, **kwargs: Any
+) -> httpx.Response:
     headers = kwargs.pop("headers", AUTH)
     with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as http:
         return http.request(method, path, json=body, headers=headers, **kwargs)
@@ -83,7 +85,9 @@ def test_put_merge_keeps_omitted_fields(emulator: Emulator) -> None:
 
 def test_put_reset_clears_omitted_fields() -> None:
     """In reset mode omitted writable fields return to defaults, site_id is dropped."""
-    with Emulator(seed_connectors(), account_id=ACCOUNT_ID, token=TOKEN, put_mode="reset") as server:
+    with Emulator(
+        seed_connectors(), account_id=ACCOUNT_ID, token=TOKEN, put_mode="reset"
+    ) as server:
         result = call(server, "PUT", ONE, {"interrupt_window_hour_of_day": 4}).json()["result"]
 
     assert result["interrupt_window_hour_of_day"] == 4
@@ -108,7 +112,9 @@ def test_provision_license_rotates_once(emulator: Emulator) -> None:
 
 def test_create_and_delete(emulator: Emulator) -> None:
     """POST creates a connector from device options; DELETE returns and removes it."""
-    created = call(emulator, "POST", CONNECTORS, {"device": {"provision_license": True}, "notes": "new"})
+    created = call(
+        emulator, "POST", CONNECTORS, {"device": {"provision_license": True}, "notes": "new"}
+    )
     new = created.json()["result"]
     deleted = call(emulator, "DELETE", f"{CONNECTORS}/{new['id']}")
     gone = call(emulator, "GET", f"{CONNECTORS}/{new['id']}")
@@ -121,9 +127,7 @@ def test_create_and_delete(emulator: Emulator) -> None:
     assert gone.status_code == 404
 
 
-@pytest.mark.parametrize(
-    "device", [None, {}, {"id": "a", "serial_number": "b"}, {"colour": "red"}]
-)
+@pytest.mark.parametrize("device", [None, {}, {"id": "a", "serial_number": "b"}, {"colour": "red"}])
 def test_create_needs_exactly_one_device_option(emulator: Emulator, device: Any) -> None:
     """The device object must hold exactly one of id, serial_number, provision_license."""
     body = {"notes": "x"} if device is None else {"device": device}
@@ -172,16 +176,25 @@ def test_schema_violation_is_coded_400(emulator: Emulator, body: dict[str, Any],
 def test_body_not_json_is_400(emulator: Emulator) -> None:
     """A body that is not a JSON object is rejected."""
     for content in (b"{", b"[1]", b'{"interrupt_window_hour_of_day": NaN}'):
-        response = call(emulator, "PATCH", ONE, content=content,
-                        headers={**AUTH, "Content-Type": "application/json"})
+        response = call(
+            emulator,
+            "PATCH",
+            ONE,
+            content=content,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
         assert response.status_code == 400
         assert error_codes(response) == [1001]
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-     {"X-Auth-Email": "a@example.com", "X-Auth-Key": "nope"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"X-Auth-Email": "a@example.com", "X-Auth-Key": "nope"},
+    ],
     ids=["none", "wrong", "no-scheme", "wrong-key"],
 )
 def test_missing_or_wrong_credentials_are_403(emulator: Emulator, headers: dict[str, str]) -> None:
@@ -194,10 +207,15 @@ def test_missing_or_wrong_credentials_are_403(emulator: Emulator, headers: dict[
 
 def test_email_and_api_key_are_accepted() -> None:
     """X-Auth-Email with X-Auth-Key is the other way to authenticate."""
-    with Emulator([BERLIN], account_id=ACCOUNT_ID, token=None, email="a@example.com",
-                  api_key="global") as server:
-        response = call(server, "GET", CONNECTORS,
-                        headers={"X-Auth-Email": "a@example.com", "X-Auth-Key": "global"})
+    with Emulator(
+        [BERLIN], account_id=ACCOUNT_ID, token=None, email="a@example.com", api_key="global"
+    ) as server:
+        response = call(
+            server,
+            "GET",
+            CONNECTORS,
+            headers={"X-Auth-Email": "a@example.com", "X-Auth-Key": "global"},
+        )
 
     assert response.status_code == 200
 
@@ -224,7 +242,9 @@ def test_unknown_id_and_route_are_404(emulator: Emulator) -> None:
 def test_ratelimit_headers_and_quota() -> None:
     """Each answer reports the quota; past it, 429 with Retry-After and nothing applied."""
     with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=3, quota_window=60) as server:
-        answers = [call(server, "PATCH", ONE, {"interrupt_window_hour_of_day": hour}) for hour in range(5)]
+        answers = [
+            call(server, "PATCH", ONE, {"interrupt_window_hour_of_day": hour}) for hour in range(5)
+        ]
         stored = server.connector(BERLIN["id"])
 
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
@@ -313,7 +333,8 @@ def test_thousands_of_concurrent_connections() -> None:
         writer.write(
             f"PATCH {CONNECTORS}/{connector_id} HTTP/1.1\r\nHost: emulator\r\n"
             f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n".encode() + body
+            "Connection: close\r\n\r\n".encode()
+            + body
         )
         answer = await reader.read()
         writer.close()

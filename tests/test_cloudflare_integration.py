@@ -7,16 +7,16 @@ import socket
 import time
 
 import pytest
-
 from cloudflare_fixtures import (  # noqa: F401
     ACCOUNT_ID,
     BERLIN,
     TOKEN,
-    emulator,
+    emulator_fixture,
     make_client,
     make_config,
     seed_connectors,
 )
+
 from planner.cloudflare import (
     AsyncConnectorsClient,
     AuthenticationError,
@@ -34,12 +34,19 @@ from planner.cloudflare.emulator import Emulator, Faults
 from planner.engine import WindowSpec
 
 BERLIN_ID = BERLIN["id"]
-SPEC = WindowSpec.parse(timezone="America/Chicago", days_of_week=["Tue", "Wed"], hour_of_day=23,
-                        duration_hours=3, embargo_dates=["2026-12-31"])
+SPEC = WindowSpec.parse(
+    timezone="America/Chicago",
+    days_of_week=["Tue", "Wed"],
+    hour_of_day=23,
+    duration_hours=3,
+    embargo_dates=["2026-12-31"],
+)
 
 
 def patches(server: Emulator) -> list[tuple[int | None, str | None]]:
-    return [(record.status, record.fault) for record in server.request_log() if record.method == "PATCH"]
+    return [
+        (record.status, record.fault) for record in server.request_log() if record.method == "PATCH"
+    ]
 
 
 class TestOperations:
@@ -68,7 +75,9 @@ class TestOperations:
 
     def test_replace_window_survives_reset_put(self) -> None:
         """A read-modify-write PUT keeps every field even when PUT resets omitted ones."""
-        with Emulator(seed_connectors(), account_id=ACCOUNT_ID, token=TOKEN, put_mode="reset") as server:
+        with Emulator(
+            seed_connectors(), account_id=ACCOUNT_ID, token=TOKEN, put_mode="reset"
+        ) as server:
             with make_client(server) as client:
                 result = client.replace_window(BERLIN_ID, SPEC)
             stored = server.connector(BERLIN_ID)
@@ -93,8 +102,9 @@ class TestOperations:
                 await asyncio.gather(*(client.edit_window(item.id, SPEC) for item in listed))
                 return client.request_count
 
-        with Emulator(connectors, account_id=ACCOUNT_ID, token=TOKEN,
-                      faults=Faults(latency=0.005)) as server:
+        with Emulator(
+            connectors, account_id=ACCOUNT_ID, token=TOKEN, faults=Faults(latency=0.005)
+        ) as server:
             requests = asyncio.run(edit_all(server))
             zones = {item["timezone"] for item in server.dump_state()}
 
@@ -132,7 +142,9 @@ class TestErrors:
 
     def test_quota_exceeded_is_rate_limited(self) -> None:
         """Past the quota, a Retry-After above the client's maximum raises at once."""
-        with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=2, quota_window=120) as server:
+        with Emulator(
+            [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=2, quota_window=120
+        ) as server:
             retry = RetryPolicy(max_attempts=3, wait_initial=0.01, retry_after_max=5)
             with make_client(server, retry=retry, rate_limit=None) as client:
                 client.get_connector(BERLIN_ID)
@@ -159,7 +171,9 @@ class TestErrors:
         server = Emulator(port=port)  # never started: only its base URL is used
 
         with make_client(server) as client:
-            with pytest.raises(ConnectionFailedError, match="failed after 4 attempts: ConnectError"):
+            with pytest.raises(
+                ConnectionFailedError, match="failed after 4 attempts: ConnectError"
+            ):
                 client.list_connectors()
 
     def test_stall_every_time_is_timeout(self, emulator: Emulator) -> None:
@@ -222,7 +236,9 @@ class TestRetries:
 
     def test_rate_limited_then_success(self) -> None:
         """A 429 with a short Retry-After is waited out and the request succeeds."""
-        with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=1, quota_window=1) as server:
+        with Emulator(
+            [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=1, quota_window=1
+        ) as server:
             with make_client(server, rate_limit=None) as client:
                 client.get_connector(BERLIN_ID)
                 client.get_connector(BERLIN_ID)
@@ -232,7 +248,9 @@ class TestRetries:
 
     def test_low_quota_header_avoids_429(self) -> None:
         """Pacing on the Ratelimit header keeps a sequential client under the quota."""
-        with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=3, quota_window=1) as server:
+        with Emulator(
+            [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=3, quota_window=1
+        ) as server:
             with make_client(server, rate_limit=RateLimit(requests=1000, period=1)) as client:
                 for _ in range(6):
                     client.get_connector(BERLIN_ID)
@@ -245,15 +263,25 @@ class TestRetries:
         from planner.cloudflare.seed import generate_connectors
 
         connectors = generate_connectors(60, seed=9)
-        faults = Faults(server_error_rate=0.1, reset_before_rate=0.05, reset_after_rate=0.05,
-                        malformed_rate=0.05, stall_rate=0.02, stall_seconds=1.0)
+        faults = Faults(
+            server_error_rate=0.1,
+            reset_before_rate=0.05,
+            reset_after_rate=0.05,
+            malformed_rate=0.05,
+            stall_rate=0.02,
+            stall_seconds=1.0,
+        )
         retry = RetryPolicy(max_attempts=8, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)
 
         async def edit_all(server: Emulator) -> None:
-            async with AsyncConnectorsClient(make_config(server, retry=retry, read_timeout=0.3)) as client:
+            async with AsyncConnectorsClient(
+                make_config(server, retry=retry, read_timeout=0.3)
+            ) as client:
                 await asyncio.gather(*(client.edit_window(item["id"], SPEC) for item in connectors))
 
-        with Emulator(connectors, account_id=ACCOUNT_ID, token=TOKEN, faults=faults, seed=4) as server:
+        with Emulator(
+            connectors, account_id=ACCOUNT_ID, token=TOKEN, faults=faults, seed=4
+        ) as server:
             asyncio.run(edit_all(server))
             zones = {item["timezone"] for item in server.dump_state()}
             faulted = [record.fault for record in server.request_log() if record.fault]

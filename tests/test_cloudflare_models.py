@@ -97,8 +97,13 @@ class TestConnector:
 
     def test_with_window_from_spec(self) -> None:
         """with_window takes all five fields from a spec and keeps the rest."""
-        spec = WindowSpec.parse(timezone="Asia/Kolkata", days_of_week=["Tue", "Wed"],
-                                hour_of_day=1.5, duration_hours=2, embargo_dates=[])
+        spec = WindowSpec.parse(
+            timezone="Asia/Kolkata",
+            days_of_week=["Tue", "Wed"],
+            hour_of_day=1.5,
+            duration_hours=2,
+            embargo_dates=[],
+        )
         changed = Connector.from_api(FULL).with_window(spec)
 
         assert changed.window_fields() == spec.to_api()
@@ -111,9 +116,15 @@ class TestConnector:
         body = Connector.from_api(FULL).writable_fields()
 
         assert set(body) == {
-            "activated", "notes", "primary", "site_id", "timezone",
-            "interrupt_window_days_of_week", "interrupt_window_hour_of_day",
-            "interrupt_window_duration_hours", "interrupt_window_embargo_dates",
+            "activated",
+            "notes",
+            "primary",
+            "site_id",
+            "timezone",
+            "interrupt_window_days_of_week",
+            "interrupt_window_hour_of_day",
+            "interrupt_window_duration_hours",
+            "interrupt_window_embargo_dates",
         }
 
     @given(
@@ -121,10 +132,13 @@ class TestConnector:
         duration=st.integers(1, 24),
         days=st.lists(st.sampled_from(DAY_NAMES), min_size=1, unique=True),
     )
-    def test_spec_round_trips_through_connector(self, hour: float, duration: int, days: list[str]) -> None:
+    def test_spec_round_trips_through_connector(
+        self, hour: float, duration: int, days: list[str]
+    ) -> None:
         """spec -> connector -> spec gives the same spec for every valid window."""
-        spec = WindowSpec.parse(timezone="Europe/Berlin", days_of_week=days, hour_of_day=hour,
-                                duration_hours=duration)
+        spec = WindowSpec.parse(
+            timezone="Europe/Berlin", days_of_week=days, hour_of_day=hour, duration_hours=duration
+        )
 
         assert Connector.from_api({"id": "x"}).with_window(spec).window_spec() == spec
 
@@ -144,21 +158,35 @@ class TestConfig:
         """--base-url, --account-id and --token-file replace their variables."""
         token_file = tmp_path / "token"
         token_file.write_text("file-token\n", encoding="utf-8")
-        options = ClientOptions(base_url="http://127.0.0.1:9/client/v4/", account_id="other",
-                                token_file=token_file, connect_timeout=1.5, read_timeout=2.5,
-                                max_concurrency=3)
+        options = ClientOptions(
+            base_url="http://127.0.0.1:9/client/v4/",
+            account_id="other",
+            token_file=token_file,
+            connect_timeout=1.5,
+            read_timeout=2.5,
+            max_concurrency=3,
+        )
 
-        config = ClientConfig.from_options(options, env={**self.ENV, "CLOUDFLARE_BASE_URL": "http://x"})
+        config = ClientConfig.from_options(
+            options, env={**self.ENV, "CLOUDFLARE_BASE_URL": "http://x"}
+        )
 
         assert config.base_url == "http://127.0.0.1:9/client/v4"
         assert config.account_id == "other"
         assert config.credentials.token == "file-token"
-        assert (config.connect_timeout, config.read_timeout, config.max_concurrency) == (1.5, 2.5, 3)
+        assert (config.connect_timeout, config.read_timeout, config.max_concurrency) == (
+            1.5,
+            2.5,
+            3,
+        )
 
     def test_email_and_api_key(self) -> None:
         """A global API key is sent with its email."""
-        env = {"CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_EMAIL": "a@example.com",
-               "CLOUDFLARE_API_KEY": "global-key"}
+        env = {
+            "CLOUDFLARE_ACCOUNT_ID": "acc",
+            "CLOUDFLARE_EMAIL": "a@example.com",
+            "CLOUDFLARE_API_KEY": "global-key",
+        }
 
         headers = ClientConfig.from_options(env=env).credentials.headers()
 
@@ -169,9 +197,18 @@ class TestConfig:
         [
             ({"CLOUDFLARE_API_TOKEN": "t"}, "missing account id; set CLOUDFLARE_ACCOUNT_ID"),
             ({"CLOUDFLARE_ACCOUNT_ID": "a"}, "missing credentials; set CLOUDFLARE_API_TOKEN"),
-            ({"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_EMAIL": "e"}, "CLOUDFLARE_API_KEY is not set"),
-            ({"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_API_TOKEN": "t",
-              "CLOUDFLARE_BASE_URL": "ftp://x"}, "invalid base URL 'ftp://x'"),
+            (
+                {"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_EMAIL": "e"},
+                "CLOUDFLARE_API_KEY is not set",
+            ),
+            (
+                {
+                    "CLOUDFLARE_ACCOUNT_ID": "a",
+                    "CLOUDFLARE_API_TOKEN": "t",
+                    "CLOUDFLARE_BASE_URL": "ftp://x",
+                },
+                "invalid base URL 'ftp://x'",
+            ),
         ],
     )
     def test_configuration_errors(self, env: dict[str, str], message: str) -> None:
@@ -202,7 +239,9 @@ class TestRateLimiter:
         """Cloudflare's header forms are read, case-insensitively on names."""
         headers = {"ratelimit": '"default";r=42;t=17', "ratelimit-policy": '"burst";q=1200;w=300'}
 
-        assert parse_ratelimit_headers(headers) == QuotaReport(remaining=42, reset_seconds=17, quota=1200)
+        assert parse_ratelimit_headers(headers) == QuotaReport(
+            remaining=42, reset_seconds=17, quota=1200
+        )
         assert parse_ratelimit_headers({}) is None
         assert parse_ratelimit_headers({"ratelimit": "garbage"}) is None
 
@@ -218,7 +257,9 @@ class TestRateLimiter:
     def test_low_quota_slows_down(self) -> None:
         """With 1 request left for 6 s, the next request waits 6 / 2 = 3 s."""
         clock = FakeClock()
-        limiter = RateLimiter(RateLimit(requests=1200, period=300), clock=clock.now, sleep=clock.sleep)
+        limiter = RateLimiter(
+            RateLimit(requests=1200, period=300), clock=clock.now, sleep=clock.sleep
+        )
         limiter.observe(QuotaReport(remaining=1, reset_seconds=6, quota=1200))
 
         assert asyncio.run(acquire_many(limiter, 1)) == [3]

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 import pytest
+from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator_fixture, make_client  # noqa: F401
 
-from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator, make_client  # noqa: F401
 from planner.cloudflare.client import _proxy_configured
 from planner.cloudflare.emulator import Emulator, Faults
 from planner.cloudflare.transport import PooledTransport
@@ -27,6 +27,7 @@ async def fetch(server: Emulator, count: int, *, max_connections: int) -> list[h
 
 def test_sequential_requests_reuse_one_connection(emulator: Emulator) -> None:
     """Keep-alive: ten requests in a row travel over a single connection."""
+
     async def run() -> list[int]:
         transport = PooledTransport(max_connections=4)
         async with httpx.AsyncClient(transport=transport, headers=AUTH) as http:
@@ -49,8 +50,11 @@ def test_connection_cap_holds(emulator: Emulator) -> None:
 
 def test_body_and_headers_arrive_intact(emulator: Emulator) -> None:
     """A PATCH body sent through the pool reaches the server and the answer parses."""
+
     async def run() -> httpx.Response:
-        async with httpx.AsyncClient(transport=PooledTransport(max_connections=1), headers=AUTH) as http:
+        async with httpx.AsyncClient(
+            transport=PooledTransport(max_connections=1), headers=AUTH
+        ) as http:
             return await http.patch(one_url(emulator), json={"interrupt_window_hour_of_day": 7})
 
     response = asyncio.run(run())
@@ -65,7 +69,9 @@ def test_reset_connection_is_not_reused(emulator: Emulator) -> None:
     emulator.fail_next("reset_before")
 
     async def run() -> int:
-        async with httpx.AsyncClient(transport=PooledTransport(max_connections=1), headers=AUTH) as http:
+        async with httpx.AsyncClient(
+            transport=PooledTransport(max_connections=1), headers=AUTH
+        ) as http:
             with pytest.raises(httpx.TransportError):
                 await http.get(one_url(emulator))
             return (await http.get(one_url(emulator))).status_code
@@ -76,10 +82,15 @@ def test_reset_connection_is_not_reused(emulator: Emulator) -> None:
 
 @pytest.mark.parametrize(
     ("timeout", "error"),
-    [(httpx.Timeout(5, read=0.1), httpx.ReadTimeout), (httpx.Timeout(5, pool=0.05), httpx.PoolTimeout)],
+    [
+        (httpx.Timeout(5, read=0.1), httpx.ReadTimeout),
+        (httpx.Timeout(5, pool=0.05), httpx.PoolTimeout),
+    ],
     ids=["read", "pool"],
 )
-def test_timeouts_raise_httpx_errors(emulator: Emulator, timeout: httpx.Timeout, error: type[Exception]) -> None:
+def test_timeouts_raise_httpx_errors(
+    emulator: Emulator, timeout: httpx.Timeout, error: type[Exception]
+) -> None:
     """A stalled answer raises ReadTimeout; a full pool raises PoolTimeout."""
     emulator.faults = Faults(stall_rate=1.0, stall_seconds=1.0)
 
@@ -101,9 +112,18 @@ def test_refused_connection_is_connect_error() -> None:
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
-def test_proxy_environment_selects_httpx_transport(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+def test_proxy_environment_selects_httpx_transport(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
     """A proxy in the environment makes the client fall back to httpx's own transport."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert _proxy_configured() is False
 
@@ -129,7 +149,9 @@ def test_tls_connections_are_pooled() -> None:
         async with httpx.AsyncClient(transport=transport, headers=AUTH) as http:
             return [(await http.get(one_url(server))).status_code for _ in range(3)]
 
-    with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context) as server:
+    with Emulator(
+        [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context
+    ) as server:
         statuses = asyncio.run(run(server))
 
         assert server.base_url.startswith("https://127.0.0.1:")
@@ -146,6 +168,8 @@ def test_tls_rejects_untrusted_certificate() -> None:
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
 
-    with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context) as server:
+    with Emulator(
+        [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, ssl_context=server_context
+    ) as server:
         with pytest.raises(httpx.ConnectError):
             asyncio.run(fetch(server, 1, max_connections=1))

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import click
 
 from planner.cloudflare import (
-    CloudflareError,
     ClientOptions,
+    CloudflareError,
     ConfigError,
     ConnectorsClient,
     client_from_options,
@@ -130,42 +130,122 @@ def handle_api_errors() -> Iterator[None]:
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
-              help="TCP port on 127.0.0.1; 0 picks a free port.")
-@click.option("--connectors", "connectors_file", type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="JSON list of connector objects (or a list response) to serve.")
-@click.option("--generate", type=click.IntRange(min=0), metavar="N",
-              help="Serve N generated connectors across real zones instead of a file.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed for generated connectors, new ids and faults.")
-@click.option("--token", default=DEFAULT_TOKEN, show_default=True,
-              help="The test token the emulator accepts as Bearer. Not a Cloudflare secret: "
-              "never use a real token here.")
-@click.option("--account-id", default=DEFAULT_ACCOUNT_ID, show_default=True,
-              help="The account id in the emulated paths.")
-@click.option("--put-mode", type=click.Choice(PUT_MODES), default="merge", show_default=True,
-              help="What PUT does with omitted fields: keep them (merge) or reset them to "
-              "defaults (reset). The real API does not document it.")
-@click.option("--quota", type=click.IntRange(min=1), default=1200, show_default=True,
-              help="Requests allowed per quota window; later requests get 429.")
-@click.option("--quota-window", type=_POSITIVE_SECONDS, default=300.0, show_default=True,
-              help="Length of the quota window in seconds.")
-@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Milliseconds of latency added to every response.")
-@click.option("--server-error-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of requests that get a 500, 502 or 503 response.")
-@click.option("--reset-before-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of connections reset before the request is applied.")
-@click.option("--reset-after-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of connections reset after the request is applied.")
-@click.option("--malformed-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of requests applied and then given a truncated JSON body.")
-@click.option("--stall-rate", type=_RATE, default=0.0, show_default=True,
-              help="Share of requests that wait --stall-seconds before being handled.")
-@click.option("--stall-seconds", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Length of a stall in seconds.")
-@click.option("--echo-license-key", is_flag=True,
-              help="Include license_key in every response, as the API may do.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="TCP port on 127.0.0.1; 0 picks a free port.",
+)
+@click.option(
+    "--connectors",
+    "connectors_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="JSON list of connector objects (or a list response) to serve.",
+)
+@click.option(
+    "--generate",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Serve N generated connectors across real zones instead of a file.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for generated connectors, new ids and faults.",
+)
+@click.option(
+    "--token",
+    default=DEFAULT_TOKEN,
+    show_default=True,
+    help="The test token the emulator accepts as Bearer. Not a Cloudflare secret: "
+    "never use a real token here.",
+)
+@click.option(
+    "--account-id",
+    default=DEFAULT_ACCOUNT_ID,
+    show_default=True,
+    help="The account id in the emulated paths.",
+)
+@click.option(
+    "--put-mode",
+    type=click.Choice(PUT_MODES),
+    default="merge",
+    show_default=True,
+    help="What PUT does with omitted fields: keep them (merge) or reset them to "
+    "defaults (reset). The real API does not document it.",
+)
+@click.option(
+    "--quota",
+    type=click.IntRange(min=1),
+    default=1200,
+    show_default=True,
+    help="Requests allowed per quota window; later requests get 429.",
+)
+@click.option(
+    "--quota-window",
+    type=_POSITIVE_SECONDS,
+    default=300.0,
+    show_default=True,
+    help="Length of the quota window in seconds.",
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Milliseconds of latency added to every response.",
+)
+@click.option(
+    "--server-error-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of requests that get a 500, 502 or 503 response.",
+)
+@click.option(
+    "--reset-before-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of connections reset before the request is applied.",
+)
+@click.option(
+    "--reset-after-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of connections reset after the request is applied.",
+)
+@click.option(
+    "--malformed-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of requests applied and then given a truncated JSON body.",
+)
+@click.option(
+    "--stall-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of requests that wait --stall-seconds before being handled.",
+)
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Length of a stall in seconds.",
+)
+@click.option(
+    "--echo-license-key",
+    is_flag=True,
+    help="Include license_key in every response, as the API may do.",
+)
 def emulator(
     port: int,
     connectors_file: Path | None,
@@ -221,11 +301,11 @@ def emulator(
         echo_license_key=echo_license_key,
         port=port,
     )
+
     def announce() -> None:
         click.echo(server.base_url)
         click.echo(
-            f"Serving {len(connectors)} connectors for account {account_id}; "
-            "press Ctrl-C to stop.",
+            f"Serving {len(connectors)} connectors for account {account_id}; press Ctrl-C to stop.",
             err=True,
         )
 

@@ -127,7 +127,9 @@ class AsyncConnectorsClient:
                     method="GET",
                     path=self._base_path,
                 )
-            connectors.extend(self._parse_connector(item, "GET", self._base_path) for item in result)
+            connectors.extend(
+                self._parse_connector(item, "GET", self._base_path) for item in result
+            )
 
             next_params = _next_page(envelope.get("result_info"), params)
             if next_params is None:
@@ -251,14 +253,23 @@ class AsyncConnectorsClient:
                 response = await self._http.request(method, path, json=json, params=params)
             except httpx.TransportError as error:
                 elapsed = time.perf_counter() - started
-                logger.info("%s %s failed after %.0f ms: %s", method, path, elapsed * 1000,
-                            type(error).__name__)
+                logger.info(
+                    "%s %s failed after %.0f ms: %s",
+                    method,
+                    path,
+                    elapsed * 1000,
+                    type(error).__name__,
+                )
                 raise _transport_error(error, method, path, connector_id) from error
             elapsed = time.perf_counter() - started
 
         cf_ray = response.headers.get("cf-ray")
         logger.info(
-            "%s %s %d %.0f ms cf-ray=%s", method, path, response.status_code, elapsed * 1000,
+            "%s %s %d %.0f ms cf-ray=%s",
+            method,
+            path,
+            response.status_code,
+            elapsed * 1000,
             cf_ray or "-",
         )
         if self._limiter is not None:
@@ -366,20 +377,33 @@ def _read_envelope(
         # A truncated or garbled body on a success status is usually a proxy fault; the request
         # is idempotent, so it is retried.
         raise ProtocolError(
-            "the response body is not JSON", status=status, cf_ray=cf_ray, retryable=True,
-            method=method, path=path, connector_id=connector_id,
+            "the response body is not JSON",
+            status=status,
+            cf_ray=cf_ray,
+            retryable=True,
+            method=method,
+            path=path,
+            connector_id=connector_id,
         )
     if not isinstance(body, dict) or "success" not in body:
         raise ProtocolError(
-            "the response is not an API envelope (no 'success' field)", status=status,
-            cf_ray=cf_ray, method=method, path=path, connector_id=connector_id,
+            "the response is not an API envelope (no 'success' field)",
+            status=status,
+            cf_ray=cf_ray,
+            method=method,
+            path=path,
+            connector_id=connector_id,
         )
     if body["success"] is not True:
         errors = "; ".join(str(item) for item in _messages(body.get("errors")))
         raise ProtocolError(
             f"the envelope reports success={body['success']!r}"
             + (f" with errors: {errors}" if errors else ""),
-            status=status, cf_ray=cf_ray, method=method, path=path, connector_id=connector_id,
+            status=status,
+            cf_ray=cf_ray,
+            method=method,
+            path=path,
+            connector_id=connector_id,
         )
     return body
 
@@ -403,8 +427,9 @@ def _api_error(
     if status == 404:
         return NotFoundError(**fields)
     if status == 429:
-        return RateLimitedError(retry_after=parse_retry_after(response.headers.get("retry-after")),
-                                **fields)
+        return RateLimitedError(
+            retry_after=parse_retry_after(response.headers.get("retry-after")), **fields
+        )
     if status >= 500:
         return ServerError(**fields)
     return InvalidRequestError(**fields)
@@ -449,7 +474,7 @@ def _describe_cause(error: CloudflareError) -> str:
 def _set_attempts(error: CloudflareError, attempts: int) -> None:
     # Request errors build their message when printed, so the count shows up there too.
     if hasattr(error, "attempts"):
-        error.attempts = attempts  # type: ignore[attr-defined]
+        error.attempts = attempts
 
 
 def _next_page(info: Any, params: Mapping[str, str]) -> dict[str, str] | None:

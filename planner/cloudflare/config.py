@@ -146,7 +146,9 @@ def _read_credentials(token_file: Path | None, env: Mapping[str, str]) -> Creden
         return Credentials(email=email.strip(), api_key=api_key.strip())
     if email or api_key:
         missing = "CLOUDFLARE_API_KEY" if email else "CLOUDFLARE_EMAIL"
-        raise ConfigError(f"{missing} is not set; a global API key needs both the email and the key")
+        raise ConfigError(
+            f"{missing} is not set; a global API key needs both the email and the key"
+        )
 
     raise ConfigError(
         "missing credentials; set CLOUDFLARE_API_TOKEN, or pass --token-file PATH naming a file "

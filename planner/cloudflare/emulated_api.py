@@ -135,7 +135,7 @@ class ConnectorStore:
         """Return the response to one authenticated request; `path` is below `/client/v4`."""
         match = _ACCOUNT_PATH.match(path)
         if match is None or match.group(1) != self.account_id:
-            # Cloudflare returns an authentication error for an account the credentials do not cover.
+            # Cloudflare returns an auth error for an account the credentials do not cover.
             if match is not None:
                 return Reply(403, failure((CODE_AUTHENTICATION, "Authentication error")))
             return Reply(404, failure((CODE_NO_ROUTE, "No route for the URI")))
@@ -166,7 +166,10 @@ class ConnectorStore:
             return Reply(
                 400,
                 failure(
-                    (CODE_INVALID_QUERY, f"device_type must be MANAGED or LICENSED, not {device_type!r}")
+                    (
+                        CODE_INVALID_QUERY,
+                        f"device_type must be MANAGED or LICENSED, not {device_type!r}",
+                    )
                 ),
             )
         result = [
@@ -281,7 +284,9 @@ def validate_fields(data: Mapping[str, Any], *, allowed: Iterable[str]) -> list[
         problems += _validate_timezone(data["timezone"])
     if "interrupt_window_days_of_week" in data:
         problems += _validate_days(data["interrupt_window_days_of_week"])
-    if "interrupt_window_hour_of_day" in data and not _is_number(data["interrupt_window_hour_of_day"]):
+    if "interrupt_window_hour_of_day" in data and not _is_number(
+        data["interrupt_window_hour_of_day"]
+    ):
         problems.append((CODE_WRONG_TYPE, "interrupt_window_hour_of_day must be a number"))
     if "interrupt_window_duration_hours" in data:
         problems += _validate_duration(data["interrupt_window_duration_hours"])

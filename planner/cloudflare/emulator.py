@@ -47,13 +47,26 @@ FaultKind = Literal[
     "error_500", "error_502", "error_503", "reset_before", "reset_after", "malformed", "stall"
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = (
-    "error_500", "error_502", "error_503", "reset_before", "reset_after", "malformed", "stall",
+    "error_500",
+    "error_502",
+    "error_503",
+    "reset_before",
+    "reset_after",
+    "malformed",
+    "stall",
 )
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 411: "Length Required", 429: "Too Many Requests",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 _MAX_BODY = 1 << 20
 
@@ -79,8 +92,11 @@ class Faults:
 
     def __post_init__(self) -> None:
         rates = (
-            self.server_error_rate, self.reset_before_rate, self.reset_after_rate,
-            self.malformed_rate, self.stall_rate,
+            self.server_error_rate,
+            self.reset_before_rate,
+            self.reset_after_rate,
+            self.malformed_rate,
+            self.stall_rate,
         )
         if any(rate < 0 for rate in rates) or sum(rates) > 1:
             raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {rates}")
@@ -92,9 +108,13 @@ class Faults:
         roll = rng.random()
         third = self.server_error_rate / 3
         for kind, rate in (
-            ("error_500", third), ("error_502", third), ("error_503", third),
-            ("reset_before", self.reset_before_rate), ("reset_after", self.reset_after_rate),
-            ("malformed", self.malformed_rate), ("stall", self.stall_rate),
+            ("error_500", third),
+            ("error_502", third),
+            ("error_503", third),
+            ("reset_before", self.reset_before_rate),
+            ("reset_after", self.reset_after_rate),
+            ("malformed", self.malformed_rate),
+            ("stall", self.stall_rate),
         ):
             if roll < rate:
                 return kind  # type: ignore[return-value]
@@ -185,8 +205,11 @@ class Emulator:
         if quota < 1 or quota_window <= 0:
             raise ValueError(f"invalid quota {quota!r} per {quota_window!r} s")
         self.store = ConnectorStore(
-            connectors, account_id=account_id, put_mode=put_mode,
-            echo_license_key=echo_license_key, rng=random.Random(seed),
+            connectors,
+            account_id=account_id,
+            put_mode=put_mode,
+            echo_license_key=echo_license_key,
+            rng=random.Random(seed),
         )
         self.account_id = account_id
         self.token = token
@@ -311,7 +334,11 @@ class Emulator:
     async def _open(self) -> None:
         self._stopped = asyncio.Event()
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, backlog=4096, reuse_address=True,
+            self._serve_connection,
+            self.host,
+            self.port,
+            backlog=4096,
+            reuse_address=True,
             ssl=self.ssl_context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -418,24 +445,37 @@ class Emulator:
         return raw
 
     def _apply(
-        self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
         body: bytes,
     ) -> _RawResponse:
         with self._lock:
             allowed, remaining, reset = self._quota.take(time.monotonic())
+            window = math.ceil(self._quota.window)
             quota_headers = {
                 "Ratelimit": f'"default";r={remaining};t={reset}',
-                "Ratelimit-Policy": f'"burst";q={self._quota.limit};w={math.ceil(self._quota.window)}',
+                "Ratelimit-Policy": f'"burst";q={self._quota.limit};w={window}',
             }
             if not allowed:
-                reply = Reply(429, failure((CODE_RATE_LIMITED, "Rate limited. Please wait and consider throttling your request speed")))
+                reply = Reply(
+                    429,
+                    failure(
+                        (
+                            CODE_RATE_LIMITED,
+                            "Rate limited. Please wait and consider throttling your request speed",
+                        )
+                    ),
+                )
                 quota_headers["Retry-After"] = str(reset)
             elif not self._authenticated(headers):
                 reply = Reply(403, failure((CODE_AUTHENTICATION, "Authentication error")))
             elif not path.startswith(API_PREFIX + "/"):
                 reply = Reply(404, failure((CODE_NO_ROUTE, "No route for the URI")))
             else:
-                reply = self.store.handle(method, path[len(API_PREFIX):], query, body)
+                reply = self.store.handle(method, path[len(API_PREFIX) :], query, body)
 
         raw = _json_response(reply.status, reply.envelope)
         raw.headers.update(quota_headers)
@@ -463,7 +503,12 @@ class Emulator:
             return self.faults.draw(self._rng)
 
     def _record(
-        self, method: str, path: str, query: dict[str, str], body: bytes, raw: _RawResponse,
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: bytes,
+        raw: _RawResponse,
         fault: FaultKind | None,
     ) -> None:
         try:
@@ -480,7 +525,9 @@ class Emulator:
             self._log.append(record)
         logger.debug("%s %s -> %s (fault %s)", method, path, status, fault)
 
-    async def _write(self, writer: asyncio.StreamWriter, raw: _RawResponse, *, keep_alive: bool) -> None:
+    async def _write(
+        self, writer: asyncio.StreamWriter, raw: _RawResponse, *, keep_alive: bool
+    ) -> None:
         with self._lock:
             self._ray += 1
             ray = f"{self._ray:016x}-EMU"

@@ -3,7 +3,7 @@
 Every failure the client reports is a `CloudflareError`::
 
     CloudflareError
-    ├── ConfigError            (also ValueError) base URL, account id or credentials missing or invalid
+    ├── ConfigError            (also ValueError) missing or invalid base URL, account, credentials
     ├── InvalidInputError      (also ValueError) an argument rejected before sending
     ├── APIError               the API returned an HTTP error status
     │   ├── AuthenticationError     401, 403 (for example Cloudflare code 10000)

@@ -117,7 +117,9 @@ class Connector:
             primary=data.get("primary"),
             site_id=data.get("site_id"),
             timezone=data.get("timezone"),
-            interrupt_window_days_of_week=_optional_tuple(data.get("interrupt_window_days_of_week")),
+            interrupt_window_days_of_week=_optional_tuple(
+                data.get("interrupt_window_days_of_week")
+            ),
             interrupt_window_hour_of_day=_optional_number(data.get("interrupt_window_hour_of_day")),
             interrupt_window_duration_hours=_optional_number(
                 data.get("interrupt_window_duration_hours")
@@ -130,7 +132,15 @@ class Connector:
             last_seen_version=data.get("last_seen_version"),
             device=Device.from_api(device) if isinstance(device, Mapping) else None,
             license_key=data.get("license_key"),
-            extra=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN_FIELDS}),
+            extra=MappingProxyType(
+                {
+                    name: value
+                    for name, value in data.items()
+                    # A `device` that is not an object is kept as sent, among the unknown fields.
+                    if name not in _KNOWN_FIELDS
+                    or (name == "device" and not isinstance(value, Mapping))
+                }
+            ),
         )
 
     def to_api(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ class RetryPolicy:
 
     def wait(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
         """Return the seconds to wait before retry number `retry` (the first retry is 1)."""
-        backoff = min(self.wait_max, self.wait_initial * 2 ** (retry - 1))
+        backoff: float = min(self.wait_max, self.wait_initial * 2.0 ** (retry - 1))
         if retry_after is not None:
             backoff = max(backoff, retry_after)
         return backoff + rng.uniform(0, self.wait_jitter)

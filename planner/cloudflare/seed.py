@@ -133,10 +133,12 @@ def _connector(
         "last_heartbeat": heartbeat.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "last_seen_version": rng.choice(("2026.9.1", "2026.10.0", "2026.11.2")),
         "device": device,
-        **{name: list(value) if isinstance(value, list) else value for name, value in window.items()},
+        **{
+            name: list(value) if isinstance(value, list) else value
+            for name, value in window.items()
+        },
     }
 
 
 def _hex_id(rng: random.Random) -> str:
     return uuid.UUID(int=rng.getrandbits(128), version=4).hex
-

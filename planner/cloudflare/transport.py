@@ -226,7 +226,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream, give_back),  # type: ignore[arg-type]
+            stream=_ResponseStream(response.stream, give_back),
             extensions=response.extensions,
         )
 
@@ -240,7 +240,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
             await connection.aclose()
         return None
 
-    async def _give_back(self, origin: httpcore.Origin, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _give_back(
+        self, origin: httpcore.Origin, connection: httpcore.AsyncHTTPConnection
+    ) -> None:
         try:
             if not self._closed and connection.is_idle():
                 self._idle.setdefault(_key(origin), []).append(connection)
