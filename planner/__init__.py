@@ -7,4 +7,37 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from planner.cloudflare import (  # noqa: E402
+    APIError,
+    AsyncConnectorsClient,
+    AuthenticationError,
+    ClientConfig,
+    ClientOptions,
+    CloudflareError,
+    ConfigError,
+    Connector,
+    ConnectorsClient,
+    NotFoundError,
+    RateLimitedError,
+    async_client_from_options,
+    client_from_options,
+)
+from planner.cloudflare.emulator import Emulator  # noqa: E402
+
+__all__ = [
+    "APIError",
+    "AsyncConnectorsClient",
+    "AuthenticationError",
+    "ClientConfig",
+    "ClientOptions",
+    "CloudflareError",
+    "ConfigError",
+    "Connector",
+    "ConnectorsClient",
+    "Emulator",
+    "NotFoundError",
+    "RateLimitedError",
+    "__version__",
+    "async_client_from_options",
+    "client_from_options",
+]

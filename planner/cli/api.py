@@ -37,6 +37,12 @@ _POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
 _RATE = click.FloatRange(0, 1)
 
 
+def _fault_rate_option(name: str, help_text: str) -> Callable[[F], F]:
+    return click.option(
+        name, type=_RATE, default=0.0, show_default=True, metavar="SHARE", help=help_text
+    )
+
+
 def client_options(command: F) -> F:
     """Add --base-url, --account-id, --token-file, timeouts and --max-concurrency to a command.
 
@@ -132,6 +138,7 @@ def handle_api_errors() -> Iterator[None]:
 @click.command()
 @click.option(
     "--port",
+    metavar="PORT",
     type=click.IntRange(0, 65535),
     default=8787,
     show_default=True,
@@ -152,6 +159,7 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--seed",
+    metavar="N",
     type=int,
     default=0,
     show_default=True,
@@ -159,6 +167,7 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--token",
+    metavar="TOKEN",
     default=DEFAULT_TOKEN,
     show_default=True,
     help="The test token the emulator accepts as Bearer. Not a Cloudflare secret: "
@@ -166,6 +175,7 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--account-id",
+    metavar="ID",
     default=DEFAULT_ACCOUNT_ID,
     show_default=True,
     help="The account id in the emulated paths.",
@@ -180,6 +190,7 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--quota",
+    metavar="N",
     type=click.IntRange(min=1),
     default=1200,
     show_default=True,
@@ -187,6 +198,7 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--quota-window",
+    metavar="SECONDS",
     type=_POSITIVE_SECONDS,
     default=300.0,
     show_default=True,
@@ -194,48 +206,28 @@ def handle_api_errors() -> Iterator[None]:
 )
 @click.option(
     "--latency",
+    metavar="MS",
     type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
     help="Milliseconds of latency added to every response.",
 )
-@click.option(
-    "--server-error-rate",
-    type=_RATE,
-    default=0.0,
-    show_default=True,
-    help="Share of requests that get a 500, 502 or 503 response.",
+@_fault_rate_option("--server-error-rate", "Share of requests that get a 500, 502 or 503 response.")
+@_fault_rate_option(
+    "--reset-before-rate", "Share of connections reset before the request is applied."
 )
-@click.option(
-    "--reset-before-rate",
-    type=_RATE,
-    default=0.0,
-    show_default=True,
-    help="Share of connections reset before the request is applied.",
+@_fault_rate_option(
+    "--reset-after-rate", "Share of connections reset after the request is applied."
 )
-@click.option(
-    "--reset-after-rate",
-    type=_RATE,
-    default=0.0,
-    show_default=True,
-    help="Share of connections reset after the request is applied.",
+@_fault_rate_option(
+    "--malformed-rate", "Share of requests applied and then given a truncated JSON body."
 )
-@click.option(
-    "--malformed-rate",
-    type=_RATE,
-    default=0.0,
-    show_default=True,
-    help="Share of requests applied and then given a truncated JSON body.",
-)
-@click.option(
-    "--stall-rate",
-    type=_RATE,
-    default=0.0,
-    show_default=True,
-    help="Share of requests that wait --stall-seconds before being handled.",
+@_fault_rate_option(
+    "--stall-rate", "Share of requests that wait --stall-seconds before being handled."
 )
 @click.option(
     "--stall-seconds",
+    metavar="SECONDS",
     type=click.FloatRange(min=0),
     default=30.0,
     show_default=True,
