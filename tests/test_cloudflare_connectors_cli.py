@@ -6,7 +6,6 @@ import json
 
 import pytest
 from click.testing import CliRunner, Result
-
 from cloudflare_fixtures import (  # noqa: F401
     ACCOUNT_ID,
     BERLIN,
@@ -15,6 +14,7 @@ from cloudflare_fixtures import (  # noqa: F401
     emulator_fixture,
     seed_connectors,
 )
+
 from planner.cli import main
 from planner.cloudflare.emulator import Emulator
 
