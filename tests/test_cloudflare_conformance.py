@@ -18,7 +18,7 @@ from cloudflare_fixtures import (  # noqa: F401
     ACCOUNT_ID,
     BERLIN,
     TOKEN,
-    emulator_fixture,
+    emulator_fixture,  # noqa: F401
     make_client,
     request_schema,
     response_schema,

@@ -11,7 +11,7 @@ from cloudflare_fixtures import (  # noqa: F401
     BERLIN,
     LICENSE_KEY,
     TOKEN,
-    emulator_fixture,
+    emulator_fixture,  # noqa: F401
     seed_connectors,
 )
 

@@ -388,3 +388,28 @@ def test_seed_file(tmp_path: Path) -> None:
         load_seed_file(broken)
     with pytest.raises(ValueError, match="cannot read connectors file"):
         load_seed_file(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"PATCH /client/v4 HTTP/1.1\r\nContent-Length: many\r\n\r\n",
+        b"PATCH /client/v4 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+    ids=["request-line", "content-length", "chunked"],
+)
+def test_malformed_http_is_rejected(emulator: Emulator, head: bytes) -> None:
+    """A broken request line, a bad Content-Length or a chunked body gets a 4xx and a close."""
+
+    async def send() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        writer.write(head)
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        return answer
+
+    status_line = asyncio.run(send()).split(b"\r\n", 1)[0]
+
+    assert status_line in {b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 411 Length Required"}

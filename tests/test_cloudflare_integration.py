@@ -11,7 +11,7 @@ from cloudflare_fixtures import (  # noqa: F401
     ACCOUNT_ID,
     BERLIN,
     TOKEN,
-    emulator_fixture,
+    emulator_fixture,  # noqa: F401
     make_client,
     make_config,
     seed_connectors,

@@ -6,9 +6,15 @@ import asyncio
 
 import httpx
 import pytest
-from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator_fixture, make_client  # noqa: F401
+from cloudflare_fixtures import (
+    ACCOUNT_ID,
+    BERLIN,
+    TOKEN,
+    emulator_fixture,  # noqa: F401
+    make_config,
+)
 
-from planner.cloudflare.client import _proxy_configured
+from planner.cloudflare.client import _default_transport, _environment_proxy
 from planner.cloudflare.emulator import Emulator, Faults
 from planner.cloudflare.transport import PooledTransport
 
@@ -115,7 +121,7 @@ def test_refused_connection_is_connect_error() -> None:
 def test_proxy_environment_selects_httpx_transport(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
-    """A proxy in the environment makes the client fall back to httpx's own transport."""
+    """A proxy in the environment makes the client use httpx's own transport, unless NO_PROXY."""
     for name in (
         "HTTPS_PROXY",
         "https_proxy",
@@ -123,13 +129,19 @@ def test_proxy_environment_selects_httpx_transport(
         "http_proxy",
         "ALL_PROXY",
         "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
     ):
         monkeypatch.delenv(name, raising=False)
-    assert _proxy_configured() is False
+    config = make_config(Emulator(port=1), base_url="https://api.example.test/client/v4")
+    assert isinstance(_default_transport(config), PooledTransport)
 
     monkeypatch.setenv(variable, "http://127.0.0.1:3128")
+    assert _environment_proxy(config.base_url) == "http://127.0.0.1:3128"
+    assert isinstance(_default_transport(config), httpx.AsyncHTTPTransport)
 
-    assert _proxy_configured() is True
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    assert _environment_proxy(config.base_url) is None
 
 
 def test_tls_connections_are_pooled() -> None:

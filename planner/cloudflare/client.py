@@ -73,20 +73,16 @@ class AsyncConnectorsClient:
 
         from planner import __version__
 
-        if transport is None and not _proxy_configured():
-            transport = PooledTransport(
-                max_connections=config.max_concurrency, ssl_context=httpx.create_ssl_context()
-            )
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url,
-            timeout=config.timeout,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=config.max_concurrency,
-                max_keepalive_connections=config.max_concurrency,
-            ),
-            headers={"User-Agent": f"planner/{__version__}", **config.credentials.headers()},
-        )
+        # Requests go straight to the transport. The client needs none of httpx.AsyncClient's
+        # redirects, cookies or auth flows, and in bulk runs those layers took about a third of
+        # the client's CPU time per request (cProfile, httpx 0.29.0).
+        self._transport = transport or _default_transport(config)
+        self._timeout = config.timeout.as_dict()
+        self._headers = {
+            "Accept": "application/json",
+            "User-Agent": f"planner/{__version__}",
+            **config.credentials.headers(),
+        }
 
     async def __aenter__(self) -> AsyncConnectorsClient:
         return self
@@ -101,7 +97,7 @@ class AsyncConnectorsClient:
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def list_connectors(self, *, device_type: str | None = None) -> list[Connector]:
         """Return every connector of the account, optionally only one `device_type`.
@@ -250,7 +246,7 @@ class AsyncConnectorsClient:
             started = time.perf_counter()
             self.request_count += 1
             try:
-                response = await self._http.request(method, path, json=json, params=params)
+                response = await self._send_http(method, path, json, params)
             except httpx.TransportError as error:
                 elapsed = time.perf_counter() - started
                 logger.info(
@@ -275,6 +271,24 @@ class AsyncConnectorsClient:
         if self._limiter is not None:
             self._limiter.observe(parse_ratelimit_headers(response.headers))
         return _read_envelope(response, method, path, connector_id)
+
+    async def _send_http(
+        self, method: str, path: str, json: Any, params: Mapping[str, str] | None
+    ) -> httpx.Response:
+        request = httpx.Request(
+            method,
+            self.config.base_url + path,
+            params=params,
+            json=json,
+            headers=self._headers,
+            extensions={"timeout": self._timeout},
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
 
 class ConnectorsClient:
@@ -354,9 +368,26 @@ def async_client_from_options(
     return AsyncConnectorsClient(ClientConfig.from_options(options, env))
 
 
-def _proxy_configured() -> bool:
-    # httpx's own transport honours HTTP(S)_PROXY and ALL_PROXY; the pooled one does not.
-    return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
+def _default_transport(config: ClientConfig) -> httpx.AsyncBaseTransport:
+    """Return the pooled transport, or httpx's own when the environment names a proxy."""
+    proxy = _environment_proxy(config.base_url)
+    if proxy is None:
+        return PooledTransport(
+            max_connections=config.max_concurrency, ssl_context=httpx.create_ssl_context()
+        )
+    limits = httpx.Limits(
+        max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
+    )
+    return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+
+
+def _environment_proxy(base_url: str) -> str | None:
+    """Return the proxy that HTTP(S)_PROXY, ALL_PROXY and NO_PROXY give for `base_url`."""
+    url = httpx.URL(base_url)
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _read_envelope(

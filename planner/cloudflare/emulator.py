@@ -368,8 +368,9 @@ class Emulator:
         try:
             while await self._serve_one(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+            # A client that goes away mid-request is normal for a test server, so only DEBUG.
+            logger.debug("connection from %s ended: %r", writer.get_extra_info("peername"), error)
         except asyncio.CancelledError:
             # The server is stopping. The handler ends normally, because asyncio 3.11's stream
             # callback reports a cancelled handler task as an unhandled error.
@@ -403,8 +404,9 @@ class Emulator:
         if "transfer-encoding" in headers:
             await self._write(writer, _RawResponse(411, b""), keep_alive=False)
             return False
-        length = int(headers.get("content-length", "0") or 0)
-        if length > _MAX_BODY:
+        length_text = headers.get("content-length", "0") or "0"
+        length = int(length_text) if length_text.isdigit() else -1
+        if not 0 <= length <= _MAX_BODY:
             await self._write(writer, _RawResponse(400, b""), keep_alive=False)
             return False
         if length:
