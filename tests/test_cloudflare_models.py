@@ -143,6 +143,26 @@ class TestConnector:
         assert Connector.from_api({"id": "x"}).with_window(spec).window_spec() == spec
 
 
+@given(
+    # Longer than any extra key and prefixed with letters, so only a leak can contain it.
+    license_key=st.text(
+        alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=16, max_size=40
+    ).map(lambda text: "LK-" + text),
+    extra=st.dictionaries(
+        st.text(min_size=1, max_size=12).filter(lambda name: name != "license_key"),
+        st.integers() | st.booleans() | st.none(),
+        max_size=4,
+    ),
+)
+def test_license_key_redacted_for_any_connector(license_key: str, extra: dict[str, object]) -> None:
+    """Whatever else a connector carries, its licence key is absent from repr and to_api."""
+    connector = Connector.from_api({**extra, "id": "c1", "license_key": license_key})
+
+    assert license_key not in repr(connector)
+    assert license_key not in str(connector.to_api())
+    assert connector.to_api()["license_key"] == REDACTED
+
+
 class TestConfig:
     ENV = {"CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_API_TOKEN": "env-token"}
 
