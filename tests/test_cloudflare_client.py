@@ -297,6 +297,19 @@ def test_transport_error_is_retried() -> None:
     assert calls["count"] == 2
 
 
+def test_undecodable_body_is_retried() -> None:
+    """A gzip body that does not decode is retried like a truncated one."""
+    recorder = Recorder(
+        httpx.Response(
+            200, stream=httpx.ByteStream(b"not gzip"), headers={"content-encoding": "gzip"}
+        ),
+        httpx.Response(200, json=envelope(CONNECTOR)),
+    )
+
+    assert run(recorder, lambda client: client.get_connector("c1")).id == "c1"
+    assert len(recorder.requests) == 2
+
+
 def test_attempts_are_bounded() -> None:
     """After max_attempts failures the last error is raised with the attempt count."""
     recorder = Recorder(failure(503, (1000, "down")))

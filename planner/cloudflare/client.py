@@ -249,6 +249,15 @@ class AsyncConnectorsClient:
                     type(error).__name__,
                 )
                 raise transport_error(error, method, path, connector_id) from error
+            except httpx.DecodingError as error:
+                # A body whose Content-Encoding does not decode: garbled on the way, so retried.
+                raise ProtocolError(
+                    f"the response body cannot be decoded: {error}",
+                    retryable=True,
+                    method=method,
+                    path=path,
+                    connector_id=connector_id,
+                ) from error
             elapsed = time.perf_counter() - started
 
         cf_ray = response.headers.get("cf-ray")
