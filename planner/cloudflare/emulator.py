@@ -326,10 +326,7 @@ class Emulator:
         await self._open()
         if on_listening is not None:
             on_listening()
-        try:
-            await self._wait_until_stopped()
-        finally:
-            logger.info("emulator stopped")
+        await self._wait_until_stopped()
 
     async def _open(self) -> None:
         self._stopped = asyncio.Event()
@@ -354,6 +351,7 @@ class Emulator:
                 task.cancel()
             await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
+            logger.info("emulator on %s stopped", self.base_url)
 
     # HTTP.
 
