@@ -81,7 +81,7 @@ class TestClientOptions:
         assert result.exit_code == 2
 
     def test_help_names_environment_variables(self) -> None:
-        """The help says which variable each option replaces."""
+        """The help names the variable that each option replaces."""
         result = CliRunner().invoke(echo_options, ["--help"])
 
         for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN"):

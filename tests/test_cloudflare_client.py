@@ -64,7 +64,7 @@ def failure(status: int, *errors: tuple[int, str], **headers: str) -> httpx.Resp
 
 
 class Recorder:
-    """A MockTransport handler that answers from a list and records every request."""
+    """A MockTransport handler that returns listed responses and records every request."""
 
     def __init__(self, *responses: httpx.Response | Handler) -> None:
         self.responses = list(responses)
@@ -237,7 +237,7 @@ def test_envelope_without_success_is_not_retried() -> None:
 
 
 def test_body_not_json_is_retried() -> None:
-    """A truncated JSON body on a 200 is retried, and the next good answer is used."""
+    """A truncated JSON body on a 200 is retried, and the next good response is used."""
     recorder = Recorder(
         httpx.Response(200, text='{"success": true, "res'),
         httpx.Response(200, json=envelope(CONNECTOR)),
@@ -449,7 +449,7 @@ def test_put_is_read_modify_write() -> None:
     assert "license_key" not in body
 
 
-def test_logs_one_info_per_request_and_warning_per_retry(caplog: pytest.LogCaptureFixture) -> None:
+def test_logging_per_request_and_retry(caplog: pytest.LogCaptureFixture) -> None:
     """INFO carries method, path, status and cf-ray; WARNING carries attempt, cause and wait."""
     recorder = Recorder(
         failure(503, (1000, "down"), **{"cf-ray": "ray-1"}),

@@ -1,7 +1,7 @@
 """Conformance with code written elsewhere: the official SDK and the published schema.
 
-The official `cloudflare` SDK, pointed at the emulator, must parse every answer. Every request
-body our client sends and every answer the emulator gives must validate against the OpenAPI
+The official `cloudflare` SDK, pointed at the emulator, must parse every response. Every request
+body our client sends and every response the emulator returns must validate against the OpenAPI
 file in tests/data (with OpenAPI's `nullable` read as a JSON Schema null type).
 """
 
@@ -78,7 +78,7 @@ class TestOfficialSdk:
         assert connector.device.serial_number == BERLIN["device"]["serial_number"]
 
     def test_edit(self, sdk: cloudflare.Cloudflare, emulator: Emulator) -> None:
-        """An SDK PATCH is applied and its answer parses."""
+        """An SDK PATCH is applied and its response parses."""
         connector = sdk.magic_transit.connectors.edit(
             BERLIN["id"], account_id=ACCOUNT_ID, **SPEC.to_api()
         )
@@ -91,7 +91,7 @@ class TestOfficialSdk:
         ]  # type: ignore[index]
 
     def test_update(self, sdk: cloudflare.Cloudflare) -> None:
-        """An SDK PUT is applied and its answer parses."""
+        """An SDK PUT is applied and its response parses."""
         connector = sdk.magic_transit.connectors.update(
             BERLIN["id"], account_id=ACCOUNT_ID, notes="replaced", **SPEC.to_api()
         )
@@ -177,8 +177,8 @@ class TestSchema:
             errors = [error.message for error in validator.iter_errors(record.body)]
             assert errors == [], f"{record.method} body {record.body!r}"
 
-    def test_every_emulator_answer_validates(self, emulator: Emulator) -> None:
-        """Every JSON answer, success or failure, matches the schema for its status."""
+    def test_every_emulator_response_validates(self, emulator: Emulator) -> None:
+        """Every JSON response, success or failure, matches the schema for its status."""
         exercise_everything(emulator)
 
         records = emulator.request_log()

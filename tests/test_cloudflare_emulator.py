@@ -221,7 +221,7 @@ def test_email_and_api_key_are_accepted() -> None:
 
 
 def test_other_account_is_403(emulator: Emulator) -> None:
-    """An account the token does not cover answers like a bad token."""
+    """An account the token does not cover gets the same 403 as a bad token."""
     response = call(emulator, "GET", "/client/v4/accounts/someoneelse/magic/connectors")
 
     assert response.status_code == 403
@@ -240,7 +240,7 @@ def test_unknown_id_and_route_are_404(emulator: Emulator) -> None:
 
 
 def test_ratelimit_headers_and_quota() -> None:
-    """Each answer reports the quota; past it, 429 with Retry-After and nothing applied."""
+    """Each response reports the quota; past it, 429 with Retry-After and nothing applied."""
     with Emulator([BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=3, quota_window=60) as server:
         answers = [
             call(server, "PATCH", ONE, {"interrupt_window_hour_of_day": hour}) for hour in range(5)
@@ -256,7 +256,7 @@ def test_ratelimit_headers_and_quota() -> None:
 
 
 def test_scripted_faults(emulator: Emulator) -> None:
-    """fail_next plays each fault; 502 and 503 answer with HTML like Cloudflare's edge."""
+    """fail_next plays each fault; 502 and 503 return HTML like Cloudflare's edge."""
     emulator.fail_next("error_502", method="GET")
     emulator.fail_next("malformed", method="GET")
 
@@ -287,7 +287,7 @@ def test_reset_before_and_after_write(emulator: Emulator, kind: str, applied: bo
 
 
 def test_stall_outlasts_read_timeout(emulator: Emulator) -> None:
-    """A stall holds the answer longer than a short read timeout."""
+    """A stall delays the response past a short read timeout."""
     emulator.faults = Faults(stall_rate=1.0, stall_seconds=2.0)
 
     with pytest.raises(httpx.ReadTimeout):
@@ -374,7 +374,7 @@ def test_generated_fleet_is_realistic() -> None:
 
 
 def test_seed_file(tmp_path: Path) -> None:
-    """A seed file holds a list of connectors or a list envelope; anything else is named."""
+    """A seed file contains a list of connectors or a list envelope; anything else is named."""
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps([BERLIN]), encoding="utf-8")
     wrapped = tmp_path / "wrapped.json"

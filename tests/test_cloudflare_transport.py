@@ -55,7 +55,7 @@ def test_connection_cap_holds(emulator: Emulator) -> None:
 
 
 def test_body_and_headers_arrive_intact(emulator: Emulator) -> None:
-    """A PATCH body sent through the pool reaches the server and the answer parses."""
+    """A PATCH body sent through the pool reaches the server and the response parses."""
 
     async def run() -> httpx.Response:
         async with httpx.AsyncClient(
@@ -97,7 +97,7 @@ def test_reset_connection_is_not_reused(emulator: Emulator) -> None:
 def test_timeouts_raise_httpx_errors(
     emulator: Emulator, timeout: httpx.Timeout, error: type[Exception]
 ) -> None:
-    """A stalled answer raises ReadTimeout; a full pool raises PoolTimeout."""
+    """A stalled response raises ReadTimeout; a full pool raises PoolTimeout."""
     emulator.faults = Faults(stall_rate=1.0, stall_seconds=1.0)
 
     async def run() -> None:
