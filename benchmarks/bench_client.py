@@ -100,15 +100,17 @@ def report(arguments: argparse.Namespace, base_url: str) -> None:
         f"(1 list + {planner_requests - 1} PATCH), concurrency cap {arguments.concurrency}"
     )
 
-    sample_seconds, list_seconds, sdk_requests = run_sdk(base_url, arguments.sample, hour=4)
-    per_connector = sample_seconds / arguments.sample
+    sample = min(arguments.sample, arguments.connectors)
+    sample_seconds, list_seconds, sdk_requests = run_sdk(base_url, sample, hour=4)
+    per_connector = sample_seconds / sample
     sdk_estimate = list_seconds + per_connector * arguments.connectors
+    how = "measured" if sample == arguments.connectors else "estimated"
     print(
-        f"SDK loop    {sdk_estimate:8.2f} s  estimated: {sdk_requests} requests measured "
-        f"(1 list + {arguments.sample} PATCH, {per_connector * 1000:.1f} ms per connector), "
-        f"extrapolated to 1 list + {arguments.connectors} PATCH"
+        f"SDK loop    {sdk_estimate:8.2f} s  {how}: {sdk_requests} requests sent "
+        f"(1 list + {sample} PATCH, {per_connector * 1000:.1f} ms per connector)"
+        + ("" if how == "measured" else f", extrapolated to 1 list + {arguments.connectors} PATCH")
     )
-    print(f"ratio       {sdk_estimate / planner_seconds:8.1f}x  (SDK loop estimate / planner)")
+    print(f"ratio       {sdk_estimate / planner_seconds:8.1f}x  (SDK loop / planner)")
 
 
 async def run_planner(base_url: str, concurrency: int, *, hour: int) -> tuple[float, int]:
