@@ -5,9 +5,7 @@ The public API is re-exported here; the modules behind it are private to the pac
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from planner.cloudflare import (  # noqa: E402
+from planner.cloudflare import (
     APIError,
     AsyncConnectorsClient,
     AuthenticationError,
@@ -22,22 +20,45 @@ from planner.cloudflare import (  # noqa: E402
     async_client_from_options,
     client_from_options,
 )
-from planner.cloudflare.emulator import Emulator  # noqa: E402
+from planner.cloudflare.emulator import Emulator
+from planner.ical import (
+    CalendarError,
+    CalendarExport,
+    ConnectorDataError,
+    ExportOptions,
+    SnapshotError,
+    connector_calendar,
+    fleet_calendar,
+    spec_calendar,
+)
+from planner.ical.feed import FeedServer, FeedSettings
+
+__version__ = "0.1.0"
 
 __all__ = [
     "APIError",
     "AsyncConnectorsClient",
     "AuthenticationError",
+    "CalendarError",
+    "CalendarExport",
     "ClientConfig",
     "ClientOptions",
     "CloudflareError",
     "ConfigError",
     "Connector",
+    "ConnectorDataError",
     "ConnectorsClient",
     "Emulator",
+    "ExportOptions",
+    "FeedServer",
+    "FeedSettings",
     "NotFoundError",
     "RateLimitedError",
+    "SnapshotError",
     "__version__",
     "async_client_from_options",
     "client_from_options",
+    "connector_calendar",
+    "fleet_calendar",
+    "spec_calendar",
 ]

@@ -1,0 +1,294 @@
+"""`planner ics` writes interrupt windows as iCalendar, and `planner serve` runs the subscription feed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planner.cli._common import EXIT_FAILURE, fail_usage, read_json_file
+from planner.cli.windows import instant_from_option, spec_from_options, spec_options
+from planner.engine import EMBARGO_RULES, parse_instant
+from planner.ical import (
+    DEFAULT_HORIZON,
+    RECURRENCES,
+    CalendarError,
+    CalendarExport,
+    Connector,
+    ExportOptions,
+    connector_calendar,
+    fleet_calendar,
+    read_snapshot,
+    spec_calendar,
+)
+from planner.ical.feed import FeedServer, FeedSettings, read_token_file, snapshot_source
+
+logger = logging.getLogger("planner.cli.ics")
+
+# The `spec_options` parameters that type a spec in, which a snapshot cannot be combined with.
+_TYPED_SPEC_OPTIONS = ("timezone", "days", "hour", "duration", "embargo")
+
+
+def _write_atomically(text: str, output: Path) -> None:
+    """Write `text` next to `output` and rename it into place, so no half-written file remains."""
+    directory = output.resolve().parent
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _checked_range(start: datetime, end: datetime, end_text: str | None) -> None:
+    if end <= start:
+        fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
+
+
+def _snapshot_calendar(
+    snapshot_file: Path,
+    options: dict[str, Any],
+    start_text: str | None,
+    end_text: str | None,
+    export_settings: dict[str, Any],
+    name: str | None,
+) -> CalendarExport:
+    """Export every connector of a snapshot, reading --from and --until without an offset as UTC."""
+    given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
+    if options.get("connector_file"):
+        given.append("--connector")
+    if given:
+        fail_usage(
+            f"{option} cannot be combined with --snapshot; the snapshot's connectors carry "
+            "their own windows"
+            for option in given
+        )
+
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = parse_instant(start_text, UTC) if start_text else now
+        end = parse_instant(end_text, UTC) if end_text else start + DEFAULT_HORIZON
+    except ValueError as error:
+        fail_usage([str(error)])
+    _checked_range(start, end, end_text)
+
+    export = ExportOptions(start=start, end=end, **export_settings)
+    connectors = read_snapshot(snapshot_file)
+    return fleet_calendar(connectors, export, name=name, tz_database=options["tz_database"])
+
+
+def _single_calendar(
+    options: dict[str, Any],
+    start_text: str | None,
+    end_text: str | None,
+    export_settings: dict[str, Any],
+    name: str | None,
+) -> tuple[CalendarExport, tuple[str, ...]]:
+    """Export one connector file or one typed spec, and return the calendar and the spec's warnings."""
+    spec = spec_from_options(options)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = instant_from_option("--from", start_text, spec, now)
+    end = instant_from_option("--until", end_text, spec, start + DEFAULT_HORIZON)
+    _checked_range(start, end, end_text)
+    export = ExportOptions(start=start, end=end, **export_settings)
+
+    connector_file = options.get("connector_file")
+    if connector_file:
+        # spec_from_options has read and checked the spec. The id, site and notes come from here.
+        data = read_json_file(connector_file, "connector file")
+        connector = Connector.from_api(data, tz_database=options["tz_database"])
+        return connector_calendar(connector, export, name=name), spec.warnings
+    return spec_calendar(spec, export, name=name), spec.warnings
+
+
+# Options that `planner ics` and `planner serve` share.
+_recurrence_option = click.option(
+    "--recurrence",
+    type=click.Choice(RECURRENCES),
+    default="expanded",
+    show_default=True,
+    help="expanded: one event per window; rrule: recurring events per connector.",
+)
+_include_blocked_option = click.option(
+    "--include-blocked",
+    is_flag=True,
+    help="Include embargoed windows as cancelled events (STATUS:CANCELLED).",
+)
+
+
+@click.command("ics")
+@spec_options
+@click.option(
+    "--snapshot",
+    "snapshot_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Export every connector of a JSON file holding the API's list of connectors "
+    "(envelope or bare list).",
+)
+@click.option(
+    "--embargo-rule",
+    type=click.Choice(EMBARGO_RULES),
+    default="overlap",
+    show_default=True,
+    help="overlap: block a window that touches an embargoed day; start: only one that starts on it.",
+)
+@click.option(
+    "--from",
+    "start_text",
+    metavar="WHEN",
+    help="Start of the range (ISO 8601). Default: now. Without an offset it is read in the "
+    "spec's zone, or in UTC with --snapshot.",
+)
+@click.option(
+    "--until",
+    "end_text",
+    metavar="WHEN",
+    help=f"End of the range, exclusive (ISO 8601). Default: {DEFAULT_HORIZON.days} days after --from.",
+)
+@_recurrence_option
+@_include_blocked_option
+@click.option("--name", help="Calendar name that clients show (NAME and X-WR-CALNAME).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write. Default: standard output.",
+)
+def ics(
+    snapshot_file: Path | None,
+    embargo_rule: str,
+    start_text: str | None,
+    end_text: str | None,
+    recurrence: str,
+    include_blocked: bool,
+    name: str | None,
+    output: Path | None,
+    **options: Any,
+) -> None:
+    """Write interrupt windows as an iCalendar file.
+
+    Give one window spec (--timezone, --days, --hour, --duration, --embargo), one connector
+    (--connector FILE) or many (--snapshot FILE). WHEN is an ISO 8601 date or date-time.
+    Blocked windows are left out unless --include-blocked is given.
+    """
+    export_settings = {
+        "recurrence": recurrence,
+        "include_blocked": include_blocked,
+        "embargo_rule": embargo_rule,
+    }
+    spec_warnings: tuple[str, ...] = ()
+    try:
+        if snapshot_file is not None:
+            calendar = _snapshot_calendar(
+                snapshot_file, options, start_text, end_text, export_settings, name
+            )
+        else:
+            calendar, spec_warnings = _single_calendar(
+                options, start_text, end_text, export_settings, name
+            )
+    except CalendarError as error:
+        fail_usage([str(error)])
+
+    for warning in (*spec_warnings, *calendar.warnings):
+        click.echo(f"Warning: {warning}", err=True)
+    if output is None:
+        # Bytes, so that CRLF line ends and UTF-8 survive any platform or locale.
+        stdout = sys.stdout.buffer
+        stdout.write(calendar.to_bytes())
+        stdout.flush()
+        return
+    try:
+        _write_atomically(calendar.text, output)
+    except OSError as error:
+        click.echo(f"Error: cannot write {str(output)!r}: {error.strerror}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"Wrote {calendar.event_count} events to {output}", err=True)
+
+
+# TODO: serve the live API as well, with the API client's options, once `planner.cloudflare`
+# exists. FeedServer takes any callable that returns connector objects, so only the options and
+# a source function built on the client are missing here.
+@click.command("serve")
+@click.option(
+    "--snapshot",
+    "snapshot_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file with the API's list of connectors; it is read again on every refresh.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding a token that calendar URLs must carry as ?token=.",
+)
+@click.option(
+    "--refresh",
+    "refresh_seconds",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between two reads of the source.",
+)
+@click.option(
+    "--public-url",
+    help="Address subscribers use, such as https://calendars.example.com (default: the listening address).",
+)
+@_recurrence_option
+@_include_blocked_option
+def serve(
+    snapshot_file: Path,
+    host: str,
+    port: int,
+    token_file: Path | None,
+    refresh_seconds: float,
+    public_url: str | None,
+    recurrence: str,
+    include_blocked: bool,
+) -> None:
+    """Serve calendars that Google Calendar, Outlook and Apple Calendar can subscribe to.
+
+    Runs until interrupted (Ctrl-C or SIGTERM).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        # The snapshot is read once up front so that a bad file fails here, with exit status 2.
+        read_snapshot(snapshot_file)
+        settings = FeedSettings(
+            recurrence=recurrence,  # type: ignore[arg-type]  # click.Choice checked it
+            include_blocked=include_blocked,
+            refresh_seconds=refresh_seconds,
+            token=read_token_file(token_file) if token_file else None,
+            public_url=public_url,
+        )
+        server = FeedServer(snapshot_source(snapshot_file), settings, host=host, port=port)
+    except CalendarError as error:
+        fail_usage([str(error)])
+    except OSError as error:
+        click.echo(f"Error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+    if settings.token is None and host not in ("127.0.0.1", "::1", "localhost"):
+        logger.warning("serving on %s without --token-file: anyone who can reach it reads the calendars", host)
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    server.start()
+    click.echo(f"Serving calendars on {server.url}/ (Ctrl-C stops)", err=True)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
