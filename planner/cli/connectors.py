@@ -5,6 +5,7 @@ Exit statuses: 0 success, 1 API or network failure, 2 bad input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,21 +13,13 @@ import click
 
 from planner.cli._common import echo_json, fail_usage
 from planner.cli.api import client_options, handle_api_errors, open_client
+from planner.cli.windows import _OPTION_FOR_FIELD as OPTION_FOR_FIELD
 from planner.cloudflare import ClientOptions, Connector
 from planner.cloudflare.client import DEVICE_TYPES
 from planner.engine import SpecError, Window, WindowSpec, next_open_window, next_windows
 
 # How many upcoming windows `show` and `set` print.
 SHOWN_WINDOWS = 3
-
-# The option that sets each spec field, for messages that point at what the user typed.
-_OPTION_FOR_FIELD = {
-    "timezone": "--timezone",
-    "days_of_week": "--days",
-    "hour_of_day": "--hour",
-    "duration_hours": "--duration",
-    "embargo_dates": "--embargo",
-}
 
 
 @click.group()
@@ -113,26 +106,15 @@ def show_connector(api_options: ClientOptions, connector_id: str, as_json: bool)
 def set_window(
     api_options: ClientOptions,
     connector_id: str,
-    timezone: str | None,
-    days: str | None,
-    hour: float | None,
-    duration: float | None,
-    embargo: tuple[str, ...],
-    no_embargo: bool,
     method: str,
     dry_run: bool,
+    **options: Any,
 ) -> None:
     """Change the window fields given, after checking them with the engine's rules."""
-    if embargo and no_embargo:
+    change = WindowChange(**options)
+    if change.embargo and change.no_embargo:
         fail_usage(["--embargo and --no-embargo cannot be combined; give one of them"])
-    given = {
-        "timezone": timezone is not None,
-        "interrupt_window_days_of_week": days is not None,
-        "interrupt_window_hour_of_day": hour is not None,
-        "interrupt_window_duration_hours": duration is not None,
-        "interrupt_window_embargo_dates": bool(embargo) or no_embargo,
-    }
-    if not any(given.values()):
+    if not change.fields():
         fail_usage(
             [
                 "nothing to change; give at least one of --timezone, --days, --hour, --duration, "
@@ -143,8 +125,14 @@ def set_window(
     now = datetime.now(UTC)
     with handle_api_errors(), open_client(api_options) as client:
         current = client.get_connector(connector_id)
-        spec = _changed_spec(current, timezone, days, hour, duration, embargo, no_embargo)
-        changes = {name: value for name, value in spec.to_api().items() if given[name]}
+        try:
+            spec = change.applied_to(current)
+        except SpecError as error:
+            fail_usage(
+                f"{OPTION_FOR_FIELD.get(problem.field, problem.field)}: {problem.message}"
+                for problem in error.problems
+            )
+        changes = {name: value for name, value in spec.to_api().items() if name in change.fields()}
 
         click.echo("Before: " + _describe_window(current, now))
         if dry_run:
@@ -159,43 +147,50 @@ def set_window(
     click.echo("After:  " + _describe_window(result, now))
 
 
-def _changed_spec(
-    current: Connector,
-    timezone: str | None,
-    days: str | None,
-    hour: float | None,
-    duration: float | None,
-    embargo: tuple[str, ...],
-    no_embargo: bool,
-) -> WindowSpec:
-    """Return the connector's window with the given options applied, or exit 2 naming problems."""
-    current_days = current.interrupt_window_days_of_week
-    values: dict[str, Any] = {
-        "timezone": current.timezone,
-        # The API's empty day list means every day, which `parse` spells as None.
-        "days_of_week": list(current_days) if current_days else None,
-        "hour_of_day": current.interrupt_window_hour_of_day,
-        "duration_hours": current.interrupt_window_duration_hours,
-        "embargo_dates": current.interrupt_window_embargo_dates or (),
-    }
-    if timezone is not None:
-        values["timezone"] = timezone
-    if days is not None:
-        values["days_of_week"] = days
-    if hour is not None:
-        values["hour_of_day"] = hour
-    if duration is not None:
-        values["duration_hours"] = duration
-    if embargo or no_embargo:
-        values["embargo_dates"] = embargo
+@dataclass(frozen=True, slots=True)
+class WindowChange:
+    """The window options of `connectors set`; None, or an empty embargo, means unchanged."""
 
-    try:
+    timezone: str | None = None
+    days: str | None = None
+    hour: float | None = None
+    duration: float | None = None
+    embargo: tuple[str, ...] = ()
+    no_embargo: bool = False
+
+    def fields(self) -> set[str]:
+        """Return the API names of the fields this change sets."""
+        given = {
+            "timezone": self.timezone is not None,
+            "interrupt_window_days_of_week": self.days is not None,
+            "interrupt_window_hour_of_day": self.hour is not None,
+            "interrupt_window_duration_hours": self.duration is not None,
+            "interrupt_window_embargo_dates": bool(self.embargo) or self.no_embargo,
+        }
+        return {name for name, is_given in given.items() if is_given}
+
+    def applied_to(self, current: Connector) -> WindowSpec:
+        """Return the connector's window with this change applied; raises SpecError."""
+        current_days = current.interrupt_window_days_of_week
+        values: dict[str, Any] = {
+            "timezone": current.timezone,
+            # The API's empty day list means every day, which `parse` spells as None.
+            "days_of_week": list(current_days) if current_days else None,
+            "hour_of_day": current.interrupt_window_hour_of_day,
+            "duration_hours": current.interrupt_window_duration_hours,
+            "embargo_dates": current.interrupt_window_embargo_dates or (),
+        }
+        if self.timezone is not None:
+            values["timezone"] = self.timezone
+        if self.days is not None:
+            values["days_of_week"] = self.days
+        if self.hour is not None:
+            values["hour_of_day"] = self.hour
+        if self.duration is not None:
+            values["duration_hours"] = self.duration
+        if self.embargo or self.no_embargo:
+            values["embargo_dates"] = self.embargo
         return WindowSpec.parse(**values)
-    except SpecError as error:
-        fail_usage(
-            f"{_OPTION_FOR_FIELD.get(problem.field, problem.field)}: {problem.message}"
-            for problem in error.problems
-        )
 
 
 def _summary(connector: Connector, now: datetime) -> dict[str, Any]:
