@@ -158,7 +158,8 @@ def test_tls_connections_are_pooled() -> None:
 
     async def run(server: Emulator) -> list[int]:
         transport = PooledTransport(max_connections=2, ssl_context=client_context)
-        async with httpx.AsyncClient(transport=transport, headers=AUTH) as http:
+        # A generous timeout: a TLS handshake on a busy machine can take seconds.
+        async with httpx.AsyncClient(transport=transport, headers=AUTH, timeout=30) as http:
             return [(await http.get(one_url(server))).status_code for _ in range(3)]
 
     with Emulator(
