@@ -12,7 +12,14 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from cloudflare_fixtures import ACCOUNT_ID, BERLIN, TOKEN, emulator_fixture, seed_connectors  # noqa: F401
+from cloudflare_fixtures import (
+    ACCOUNT_ID,
+    BERLIN,
+    LICENSE_KEY,
+    TOKEN,
+    emulator_fixture,  # noqa: F401
+    seed_connectors,
+)
 
 from planner.cli import main
 from planner.cli.api import client_options, handle_api_errors, open_client
@@ -150,6 +157,11 @@ class TestEmulatorCommand:
                 str(seeds),
                 "--token",
                 "cli-token",
+                "--echo-license-key",
+                "--dump-state",
+                str(tmp_path / "state.json"),
+                "--dump-requests",
+                str(tmp_path / "requests.json"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -178,6 +190,13 @@ class TestEmulatorCommand:
         assert "Emulator stopped." in stderr
         assert "cli-token" not in stdout + stderr
         assert "Traceback" not in stderr
+        state = (tmp_path / "state.json").read_text(encoding="utf-8")
+        requests = json.loads((tmp_path / "requests.json").read_text(encoding="utf-8"))
+        assert len(json.loads(state)) == 6
+        assert [record["method"] for record in requests] == ["GET"]
+        assert LICENSE_KEY not in state
+        assert LICENSE_KEY not in json.dumps(requests)
+        assert "<redacted>" in state
 
     def test_connectors_and_generate_conflict(self, tmp_path: Path) -> None:
         """--connectors and --generate together are a usage error."""

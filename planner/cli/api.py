@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,9 +22,11 @@ from typing import Any, TypeVar
 import click
 
 from planner.cloudflare import (
+    REDACTED,
     ClientOptions,
     CloudflareError,
     ConfigError,
+    Connector,
     ConnectorsClient,
     client_from_options,
 )
@@ -238,6 +241,18 @@ def handle_api_errors() -> Iterator[None]:
     is_flag=True,
     help="Include license_key in every response, as the API may do.",
 )
+@click.option(
+    "--dump-state",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="On stop, write the stored connectors as JSON to FILE (licence keys redacted).",
+)
+@click.option(
+    "--dump-requests",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE",
+    help="On stop, write every request received, with its status and fault, as JSON to FILE.",
+)
 def emulator(
     port: int,
     connectors_file: Path | None,
@@ -256,6 +271,8 @@ def emulator(
     stall_rate: float,
     stall_seconds: float,
     echo_license_key: bool,
+    dump_state: Path | None,
+    dump_requests: Path | None,
 ) -> None:
     """Serve a local emulator of the connectors API on 127.0.0.1 until interrupted.
 
@@ -309,3 +326,34 @@ def emulator(
         raise click.ClickException(
             f"cannot listen on 127.0.0.1:{port}: {error.strerror}; choose another --port"
         ) from None
+
+    try:
+        _write_dumps(server, dump_state, dump_requests)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot write {error.filename!r}: {error.strerror}; check the --dump-* paths"
+        ) from None
+
+
+def _write_dumps(server: Emulator, state_file: Path | None, requests_file: Path | None) -> None:
+    # Responses may carry a rotated licence key, so both dumps go through the redaction.
+    if state_file is not None:
+        state = [Connector.from_api(item).to_api() for item in server.dump_state()]
+        state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Wrote {len(state)} connectors to {state_file}.", err=True)
+    if requests_file is not None:
+        records = [_redacted_record(record.to_json()) for record in server.request_log()]
+        requests_file.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Wrote {len(records)} requests to {requests_file}.", err=True)
+
+
+def _redacted_record(record: dict[str, Any]) -> dict[str, Any]:
+    response = record.get("response")
+    result = response.get("result") if isinstance(response, dict) else None
+    if isinstance(result, dict) and "license_key" in result:
+        result["license_key"] = REDACTED
+    if isinstance(result, list):
+        for item in result:
+            if isinstance(item, dict) and "license_key" in item:
+                item["license_key"] = REDACTED
+    return record
