@@ -296,7 +296,7 @@ class ConnectorsClient:
     """Synchronous facade over `AsyncConnectorsClient` for scripts and the CLI.
 
     It runs the async client on a private event loop, so it must not be used from inside a
-    running event loop; use `AsyncConnectorsClient` there.
+    running event loop (use `AsyncConnectorsClient` there) nor shared between threads.
     """
 
     def __init__(
