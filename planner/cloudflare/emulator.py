@@ -69,6 +69,7 @@ _REASONS = {
     503: "Service Unavailable",
 }
 _MAX_BODY = 1 << 20
+MAX_LOGGED_REQUESTS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,8 @@ class Emulator:
         self._quota = _Quota(quota, quota_window)
         self._rng = random.Random(seed + 1)
         self._scripted: deque[_ScriptedFault] = deque()
-        self._log: list[RequestRecord] = []
+        # Bounded, so a long-running emulator does not grow without limit; the oldest go first.
+        self._log: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._lock = threading.Lock()
         self._ray = 0
         self._server: asyncio.Server | None = None
@@ -255,7 +257,7 @@ class Emulator:
             self._quota = _Quota(limit, window)
 
     def request_log(self) -> list[RequestRecord]:
-        """Return the requests received so far, oldest first."""
+        """Return the requests received so far, oldest first (the last 100,000 at most)."""
         with self._lock:
             return list(self._log)
 
