@@ -15,6 +15,7 @@ from planner.cloudflare.config import (
     Credentials,
     read_token_file,
 )
+from planner.cloudflare.emulator import Emulator, Faults, RequestRecord
 from planner.cloudflare.errors import (
     APIError,
     AuthenticationError,
@@ -34,6 +35,7 @@ from planner.cloudflare.errors import (
 from planner.cloudflare.models import REDACTED, WINDOW_FIELDS, WRITABLE_FIELDS, Connector, Device
 from planner.cloudflare.ratelimit import QuotaReport, RateLimit, parse_ratelimit_headers
 from planner.cloudflare.retry import RetryPolicy, is_retryable
+from planner.cloudflare.seed import generate_connectors, load_seed_file
 
 __all__ = [
     "APIError",
@@ -49,6 +51,8 @@ __all__ = [
     "Credentials",
     "DEFAULT_BASE_URL",
     "Device",
+    "Emulator",
+    "Faults",
     "InvalidInputError",
     "InvalidRequestError",
     "NotFoundError",
@@ -57,6 +61,7 @@ __all__ = [
     "REDACTED",
     "RateLimit",
     "RateLimitedError",
+    "RequestRecord",
     "RequestTimeoutError",
     "ResponseMessage",
     "RetryPolicy",
@@ -66,7 +71,9 @@ __all__ = [
     "WRITABLE_FIELDS",
     "async_client_from_options",
     "client_from_options",
+    "generate_connectors",
     "is_retryable",
+    "load_seed_file",
     "parse_ratelimit_headers",
     "read_token_file",
 ]
