@@ -246,6 +246,14 @@ class TestConfig:
         with pytest.raises(ConfigError, match="is empty"):
             ClientConfig.from_options(ClientOptions(token_file=empty), env=self.ENV)
 
+    @pytest.mark.parametrize("token", ["two words", "line\nbreak", ""])
+    def test_malformed_token_is_rejected(self, token: str) -> None:
+        """A token that cannot be a header value is rejected without showing it."""
+        with pytest.raises(ConfigError, match="contains spaces or control characters") as caught:
+            Credentials(token=token)
+
+        assert token not in str(caught.value) or not token
+
     def test_credentials_repr_hides_secrets(self) -> None:
         """Neither a token nor an API key shows in a repr."""
         config = ClientConfig.from_options(env=self.ENV)

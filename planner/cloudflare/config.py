@@ -34,6 +34,14 @@ class Credentials:
     def __post_init__(self) -> None:
         if self.token is None and (self.email is None or self.api_key is None):
             raise ConfigError("credentials need an API token, or an email together with an API key")
+        for name in ("token", "email", "api_key"):
+            value = getattr(self, name)
+            # A header value with whitespace or control characters is malformed or an injection.
+            if value is not None and (not value or not value.isprintable() or " " in value):
+                raise ConfigError(
+                    f"the {name.replace('_', ' ')} is empty or contains spaces or control "
+                    "characters; check the value in the environment or the token file"
+                )
 
     def headers(self) -> dict[str, str]:
         """Return the authentication headers for one request."""
@@ -41,10 +49,6 @@ class Credentials:
             return {"Authorization": f"Bearer {self.token}"}
         assert self.email is not None and self.api_key is not None
         return {"X-Auth-Email": self.email, "X-Auth-Key": self.api_key}
-
-    def secrets(self) -> tuple[str, ...]:
-        """Return the secret values, for checks that they never reach logs or output."""
-        return tuple(value for value in (self.token, self.api_key) if value)
 
     def __repr__(self) -> str:
         kind = "token" if self.token is not None else f"api key for {self.email!r}"

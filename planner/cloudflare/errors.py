@@ -41,7 +41,7 @@ class ResponseMessage:
 
 
 class CloudflareError(Exception):
-    """Base class of every error raised by `planner.cloudflare`."""
+    """Base class of the errors that the client's configuration and operations raise."""
 
 
 class ConfigError(CloudflareError, ValueError):
