@@ -266,6 +266,7 @@ def test_scripted_faults(emulator: Emulator) -> None:
 
     assert gateway.status_code == 502
     assert gateway.headers["content-type"] == "text/html"
+    assert gateway.headers["ratelimit-policy"] == '"burst";q=1200;w=300'
     assert truncated.status_code == 200
     with pytest.raises(ValueError):
         truncated.json()

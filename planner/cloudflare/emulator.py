@@ -161,15 +161,29 @@ class _Quota:
     started: float = -math.inf
     used: int = 0
 
-    def take(self, now: float) -> tuple[bool, int, int]:
-        """Count one request; return (allowed, remaining, whole seconds to the reset)."""
+    def take(self, now: float) -> bool:
+        """Count one request; return whether the quota allowed it."""
         if now >= self.started + self.window:
             self.started, self.used = now, 0
-        reset = max(1, math.ceil(self.started + self.window - now))
         if self.used >= self.limit:
-            return False, 0, reset
+            return False
         self.used += 1
-        return True, self.limit - self.used, reset
+        return True
+
+    def reset_seconds(self, now: float) -> int:
+        """Return the whole seconds until the quota resets (a full window if none is running)."""
+        if now >= self.started + self.window:
+            return math.ceil(self.window)
+        return max(1, math.ceil(self.started + self.window - now))
+
+    def headers(self, now: float) -> dict[str, str]:
+        """Return the `Ratelimit` and `Ratelimit-Policy` headers for the current state."""
+        running = now < self.started + self.window
+        remaining = self.limit - self.used if running else self.limit
+        return {
+            "Ratelimit": f'"default";r={remaining};t={self.reset_seconds(now)}',
+            "Ratelimit-Policy": f'"burst";q={self.limit};w={math.ceil(self.window)}',
+        }
 
 
 @dataclass(slots=True)
@@ -435,6 +449,9 @@ class Emulator:
 
         if fault in {"error_500", "error_502", "error_503", "reset_before"}:
             raw = _fault_response(fault)
+            # Every response carries the quota headers, even one that never reached the API.
+            with self._lock:
+                raw.headers.update(self._quota.headers(time.monotonic()))
         else:
             raw = self._apply(method, path, query, headers, body)
             if fault == "reset_after":
@@ -455,12 +472,9 @@ class Emulator:
         body: bytes,
     ) -> _RawResponse:
         with self._lock:
-            allowed, remaining, reset = self._quota.take(time.monotonic())
-            window = math.ceil(self._quota.window)
-            quota_headers = {
-                "Ratelimit": f'"default";r={remaining};t={reset}',
-                "Ratelimit-Policy": f'"burst";q={self._quota.limit};w={window}',
-            }
+            now = time.monotonic()
+            allowed = self._quota.take(now)
+            quota_headers = self._quota.headers(now)
             if not allowed:
                 reply = Reply(
                     429,
@@ -471,7 +485,7 @@ class Emulator:
                         )
                     ),
                 )
-                quota_headers["Retry-After"] = str(reset)
+                quota_headers["Retry-After"] = str(self._quota.reset_seconds(now))
             elif not self._authenticated(headers):
                 reply = Reply(403, failure((CODE_AUTHENTICATION, "Authentication error")))
             elif not path.startswith(API_PREFIX + "/"):
