@@ -4,7 +4,7 @@ It serves `/client/v4/accounts/{account_id}/magic/connectors[/{id}]` from a `Con
 checks credentials, counts a rate-limit quota, and injects seeded faults. Tests run it in a
 background thread (`with Emulator(...) as emulator:`); `planner emulator` runs it in the
 foreground. The server is a small asyncio HTTP/1.1 parser with keep-alive, so thousands of
-concurrent connections cost one task each.
+concurrent connections cost one task each; given an `ssl_context`, it serves HTTPS.
 """
 
 from __future__ import annotations
@@ -219,6 +219,7 @@ class Emulator:
             raise ValueError(f"the emulator listens on loopback only, not {host!r}")
         if quota < 1 or quota_window <= 0:
             raise ValueError(f"invalid quota {quota!r} per {quota_window!r} s")
+
         self.store = ConnectorStore(
             connectors,
             account_id=account_id,
@@ -230,10 +231,12 @@ class Emulator:
         self.token = token
         self.email = email
         self.api_key = api_key
+
         self.faults = faults or Faults()
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
+
         self._quota = _Quota(quota, quota_window)
         self._rng = random.Random(seed + 1)
         self._scripted: deque[_ScriptedFault] = deque()
@@ -241,6 +244,7 @@ class Emulator:
         self._log: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._lock = threading.Lock()
         self._ray = 0
+
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
