@@ -186,3 +186,20 @@ def test_tls_rejects_untrusted_certificate() -> None:
     ) as server:
         with pytest.raises(httpx.ConnectError):
             asyncio.run(fetch(server, 1, max_connections=1))
+
+
+def test_failures_do_not_shrink_the_pool(emulator: Emulator) -> None:
+    """After ten failed requests on a pool of two, new requests still find free connections."""
+    emulator.fail_next("reset_before", count=10)
+
+    async def run() -> list[int]:
+        transport = PooledTransport(max_connections=2)
+        timeout = httpx.Timeout(5, pool=1)
+        async with httpx.AsyncClient(transport=transport, headers=AUTH, timeout=timeout) as http:
+            for _ in range(10):
+                with pytest.raises(httpx.TransportError):
+                    await http.get(one_url(emulator))
+            responses = await asyncio.gather(*(http.get(one_url(emulator)) for _ in range(6)))
+        return [response.status_code for response in responses]
+
+    assert asyncio.run(run()) == [200] * 6

@@ -206,18 +206,23 @@ class PooledTransport(httpx.AsyncBaseTransport):
         except TimeoutError as error:
             raise httpx.PoolTimeout("timed out waiting for a free connection") from error
 
-        connection = await self._take_idle(origin) or httpcore.AsyncHTTPConnection(
-            origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._backend,
-        )
+        connection: httpcore.AsyncHTTPConnection | None = None
         try:
+            connection = await self._take_idle(origin) or httpcore.AsyncHTTPConnection(
+                origin,
+                ssl_context=self._ssl_context,
+                keepalive_expiry=self._keepalive_expiry,
+                network_backend=self._backend,
+            )
             with _httpx_exceptions():
                 response = await connection.handle_async_request(core_request)
         except BaseException:
-            await connection.aclose()
-            self._slots.release()
+            # The slot is released on every failure path, or the pool would shrink for good.
+            try:
+                if connection is not None:
+                    await connection.aclose()
+            finally:
+                self._slots.release()
             raise
 
         async def give_back() -> None:
