@@ -211,7 +211,7 @@ def test_connector_file_problems(tmp_path: Path) -> None:
     code, _, err = run("--connector", str(path))
 
     assert code == 2
-    assert err == f"Error: {path}: hour_of_day: 30 is out of range; use 0 <= hour < 24 (2.5 is 02:30)\n"
+    assert err == f"Error: {path}: interrupt_window_hour_of_day: 30 is out of range; use 0 <= hour < 24, the latest start being 23:59\n"
 
 
 def test_connector_file_not_json(tmp_path: Path) -> None:
@@ -223,3 +223,62 @@ def test_connector_file_not_json(tmp_path: Path) -> None:
 
     assert code == 2
     assert err.startswith(f"Error: connector file '{path}' is not valid JSON: ")
+
+
+def test_count_beyond_search_warns() -> None:
+    """Fewer windows than --count asks for come with a warning naming the search limit."""
+    code, out, err = run("--timezone", "UTC", "--hour", "2", "--duration", "1", "--from", "2199-12-20", "--count", "30", "--json")
+
+    assert code == 0
+    assert len(json.loads(out)["windows"]) < 30
+    assert err.startswith("Warning: ")
+    assert "windows found in the 800 days searched" in err
+
+
+def test_conflicts_reported_together() -> None:
+    """Every conflicting option is named in one run."""
+    code, _, err = run("--connector", "c.json", "--timezone", "UTC", "--days", "Sun", "--until", "2027-01-01", "--count", "2")
+
+    assert code == 2
+    assert err.splitlines() == [
+        "Error: --timezone cannot be combined with --connector; edit the connector file or drop --connector",
+        "Error: --days cannot be combined with --connector; edit the connector file or drop --connector",
+        "Error: --until and --count cannot be combined; give a range end or a number of windows",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--from", "2026-01-01", "--until", "2099-01-01"], "Error: --until '2099-01-01' is more than 3660 days after --from; ask for a shorter range"),
+        (["--from", "0001-01-01"], "Error: --from: '0001-01-01' is too close to the ends of the calendar; use a date between 1900 and 2199"),
+        (["--from", "9999-12-01"], "Error: --from: '9999-12-01' is outside the supported dates 1900-01-01 to 2199-12-31"),
+        (["--embargo", "9999-12-31"], "Error: --embargo: 9999-12-31 is outside the supported dates 1900-01-01 to 2199-12-31"),
+    ],
+)
+def test_range_limits(arguments: list[str], message: str) -> None:
+    """Ranges too long and dates outside 1900 to 2199 exit 2 with the limit."""
+    code, _, err = run("--timezone", "Asia/Tokyo", "--hour", "2", "--duration", "1", *arguments)
+
+    assert code == 2
+    assert err == message + "\n"
+
+
+def test_deeply_nested_connector_file(tmp_path: Path) -> None:
+    """A file nested too deeply to parse exits 2 with a message, not a traceback."""
+    path = tmp_path / "connector.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+
+    code, _, err = run("--connector", str(path))
+
+    assert code == 2
+    assert "nests JSON too deeply to read" in err
+
+
+def test_table_shows_offset_seconds() -> None:
+    """Historical offsets with seconds are shown in full in the table."""
+    code, out, _ = run("--timezone", "Africa/Monrovia", "--hour", "2", "--duration", "1", "--from", "1960-01-01", "--count", "1")
+
+    assert code == 0
+    assert "1960-01-01 02:00 -00:44:30" in out
+    assert "1960-01-01 02:44:30Z" in out

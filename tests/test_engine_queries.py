@@ -125,7 +125,7 @@ def test_coverage_warnings() -> None:
     result = coverage(spec, utc("2027-01-01T00:00:00Z"), utc("2027-02-20T00:00:00Z"))
 
     assert result.warnings == (
-        "no open window in the 30 days from 2027-01-01T00:00:00+00:00",
+        "no open window in the 30 days from 2027-01-01T00:00:00Z",
         "embargoes block 7 of 7 windows, more than half",
     )
 
@@ -162,3 +162,52 @@ def test_long_embargo_still_finds_open_window() -> None:
     found = next_open_window(spec, datetime(2027, 1, 1, tzinfo=UTC))
 
     assert found is not None and found.slot_date == date(2027, 4, 11)
+
+
+def test_short_range_has_no_thirty_day_warning() -> None:
+    """A one-day range without windows says so, without claiming a 30-day gap."""
+    spec = WindowSpec.parse(timezone="America/New_York", days_of_week="Sun", hour_of_day=2, duration_hours=1)
+    result = coverage(spec, utc("2026-01-05T05:00:00Z"), utc("2026-01-06T05:00:00Z"))
+
+    assert result.warnings == ("no open window from 2026-01-05T05:00:00Z to 2026-01-06T05:00:00Z",)
+
+
+def test_coverage_rejects_reversed_range() -> None:
+    """An end before the start is an error, not a negative gap."""
+    with pytest.raises(ValueError, match="is before start"):
+        coverage(BERLIN, utc("2027-01-01T00:00:00Z"), utc("2026-12-01T00:00:00Z"))
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [datetime(1, 1, 1, tzinfo=UTC), datetime(1899, 12, 31, tzinfo=UTC), datetime(9999, 12, 20, tzinfo=UTC)],
+)
+def test_queries_outside_supported_range(instant: datetime) -> None:
+    """Instants outside 1900 to 2199 are rejected with the supported range, never an overflow."""
+    with pytest.raises(ValueError, match="outside the supported range"):
+        next_open_window(BERLIN, instant)
+    with pytest.raises(ValueError, match="outside the supported range"):
+        next_windows(BERLIN, instant, 3)
+    with pytest.raises(ValueError, match="outside the supported range"):
+        coverage(BERLIN, instant, instant + timedelta(days=1))
+
+
+def test_search_stops_at_last_supported_date() -> None:
+    """A search near the end of the supported range returns what fits instead of overflowing."""
+    found = next_windows(BERLIN, datetime(2199, 12, 1, tzinfo=UTC), 10)
+
+    assert 0 < len(found) < 10
+    assert found[-1].slot_date <= date(2199, 12, 31)
+
+
+def test_embargo_on_skipped_date_blocks_nothing() -> None:
+    """A date the zone skipped has no instants, so no window touches it."""
+    from planner.engine import expand
+
+    spec = WindowSpec.parse(
+        timezone="Pacific/Kwajalein", hour_of_day=23.5, duration_hours=24, embargo_dates=["1993-08-21"]
+    )
+    found = expand(spec, utc("1993-08-18T00:00:00Z"), utc("1993-08-24T00:00:00Z"))
+
+    assert found
+    assert not any(window.blocked for window in found)

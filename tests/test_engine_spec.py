@@ -139,12 +139,12 @@ def test_invalid_day() -> None:
     ("hour", "message"),
     [
         (2.3333, "hour_of_day: 2.3333 is not a whole minute; use a multiple of 1/60, such as 2.25 for 02:15"),
-        (24, "hour_of_day: 24 is out of range; use 0 <= hour < 24 (2.5 is 02:30)"),
-        (-1, "hour_of_day: -1 is out of range; use 0 <= hour < 24 (2.5 is 02:30)"),
-        (23.9999999999, "hour_of_day: 23.9999999999 is not a whole minute; use a multiple of 1/60, such as 2.25 for 02:15"),
-        ("2", "hour_of_day: must be a number of hours from 0 to 23.99 (2.5 is 02:30)"),
-        (True, "hour_of_day: must be a number of hours from 0 to 23.99 (2.5 is 02:30)"),
-        (float("nan"), "hour_of_day: must be a number of hours from 0 to 23.99 (2.5 is 02:30)"),
+        (24, "hour_of_day: 24 is out of range; use 0 <= hour < 24, the latest start being 23:59"),
+        (-1, "hour_of_day: -1 is out of range; use 0 <= hour < 24, the latest start being 23:59"),
+        (23.9999999999, "hour_of_day: 23.9999999999 rounds to 24:00; use 0 <= hour < 24, the latest start being 23:59"),
+        ("2", "hour_of_day: '2' is not a number; use hours from 0 up to 24, exclusive (2.5 is 02:30)"),
+        (True, "hour_of_day: True is not a number; use hours from 0 up to 24, exclusive (2.5 is 02:30)"),
+        (float("nan"), "hour_of_day: nan is not a number; use hours from 0 up to 24, exclusive (2.5 is 02:30)"),
     ],
 )
 def test_invalid_hour(hour: object, message: str) -> None:
@@ -166,7 +166,7 @@ def test_valid_hour(hour: float) -> None:
         (0.5, "duration_hours: 0.5 is out of range; use 1 to 24 hours"),
         (24.5, "duration_hours: 24.5 is out of range; use 1 to 24 hours"),
         (1.001, "duration_hours: 1.001 is not a whole minute; use a multiple of 1/60, such as 1.5 for 90 minutes"),
-        (None, "duration_hours: must be a number of hours from 1 to 24"),
+        (None, "duration_hours: None is not a number; use hours from 1 to 24"),
     ],
 )
 def test_invalid_duration(duration: object, message: str) -> None:
@@ -221,14 +221,19 @@ def test_embargo_forms() -> None:
     ("embargo", "message"),
     [
         ("2026-02-30", "embargo_dates: '2026-02-30' is not a calendar date; check the month and day"),
-        ("2026-2-3", "embargo_dates: invalid date '2026-2-3'; use YYYY-MM-DD or an inclusive range START..END"),
-        ("20261224", "embargo_dates: invalid date '20261224'; use YYYY-MM-DD or an inclusive range START..END"),
+        ("2026-2-3", "embargo_dates: '2026-2-3' is not a date; use YYYY-MM-DD or an inclusive range START..END"),
+        ("20261224", "embargo_dates: '20261224' is not a date; use YYYY-MM-DD or an inclusive range START..END"),
         (
             "2026-12-26..2026-12-24",
             "embargo_dates: range '2026-12-26..2026-12-24' ends before it starts; write it as '2026-12-24..2026-12-26'",
         ),
         ("2026-01-01..2026-12-31", "embargo_dates: range '2026-01-01..2026-12-31' covers 365 days; the API accepts at most 100 dates"),
-        (24, "embargo_dates: must be a 'YYYY-MM-DD' date or a 'START..END' range"),
+        (24, "embargo_dates: 24 is not a date; use 'YYYY-MM-DD' or an inclusive range 'START..END'"),
+        ("２０２６-12-24", "embargo_dates: '２０２６-12-24' is not a date; use YYYY-MM-DD or an inclusive range START..END"),
+        ("..", "embargo_dates: '' in range '..' is not a date; use YYYY-MM-DD or an inclusive range START..END"),
+        ("2026-01-01..", "embargo_dates: '' in range '2026-01-01..' is not a date; use YYYY-MM-DD or an inclusive range START..END"),
+        ("9999-12-31", "embargo_dates: 9999-12-31 is outside the supported dates 1900-01-01 to 2199-12-31"),
+        ("0001-01-01..0001-01-02", "embargo_dates: 0001-01-01 is outside the supported dates 1900-01-01 to 2199-12-31"),
     ],
 )
 def test_invalid_embargo(embargo: object, message: str) -> None:
@@ -281,3 +286,59 @@ def test_describe() -> None:
     spec = WindowSpec.parse(timezone="UTC", days_of_week="Sat,Sun", hour_of_day=2.5, duration_hours=1.5)
 
     assert spec.describe() == "Sun, Sat at 02:30 for 1 h 30 min (UTC)"
+
+
+def test_failed_envelope_names_api_errors() -> None:
+    """A failed API response is reported with the API's own errors."""
+    envelope = {"success": False, "errors": [{"code": 1003, "message": "not found"}], "result": None}
+
+    with pytest.raises(SpecError, match=r"failed API response \(1003: not found\)"):
+        WindowSpec.from_api(envelope)
+
+
+def test_result_without_success_is_unwrapped() -> None:
+    """An envelope that lost its success key is still unwrapped."""
+    assert WindowSpec.from_api({"result": CONNECTOR}) == WindowSpec.from_api(CONNECTOR)
+
+
+def test_from_api_names_api_fields() -> None:
+    """Problems in a connector object use the API's field names."""
+    with pytest.raises(SpecError) as caught:
+        WindowSpec.from_api(CONNECTOR | {"interrupt_window_hour_of_day": "2", "interrupt_window_days_of_week": ["Sun"]})
+
+    assert [problem.field for problem in caught.value.problems] == ["interrupt_window_hour_of_day"]
+
+
+def test_from_api_rejects_non_object() -> None:
+    """A JSON list or number is not a connector object."""
+    with pytest.raises(SpecError, match=r"connector: expected a connector object \(a JSON object\)"):
+        WindowSpec.from_api([CONNECTOR])  # type: ignore[arg-type]
+
+
+def test_lowercase_utc_is_not_a_windows_name() -> None:
+    """'utc' gets the IANA spelling suggested rather than a silent Windows mapping."""
+    assert problems(timezone="utc") == ["timezone: unknown time zone 'utc'; did you mean 'UTC'?"]
+
+
+def test_placeholder_zones_rejected() -> None:
+    """The database's placeholder zone is not a place."""
+    assert problems(timezone="Factory")[0].startswith("timezone: unknown time zone 'Factory'")
+
+
+def test_replace_recomputes_warnings() -> None:
+    """dataclasses.replace validates again, so warnings describe the new values."""
+    import dataclasses
+
+    spec = WindowSpec.parse(timezone="Tokyo Standard Time", hour_of_day=2, duration_hours=4)
+    changed = dataclasses.replace(spec, timezone="Asia/Seoul")
+
+    assert spec.warnings
+    assert changed.warnings == ()
+
+
+def test_to_api_sends_whole_minutes() -> None:
+    """An hour typed with extra digits is sent as the minute the windows use."""
+    spec = WindowSpec.parse(timezone="UTC", hour_of_day=2.33333333, duration_hours=4)
+
+    assert spec.start_minute == 140
+    assert spec.to_api()["interrupt_window_hour_of_day"] == 140 / 60

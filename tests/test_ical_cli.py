@@ -113,7 +113,7 @@ def test_invalid_connector_in_snapshot_exits_2(tmp_path: Path) -> None:
     snapshot = _snapshot(tmp_path, [connector_object(id="broken", interrupt_window_duration_hours=30)])
     code, out, err = _run("--snapshot", str(snapshot), *RANGE)
     assert code == 2
-    assert "connector 'broken': duration_hours: 30 is out of range" in err
+    assert "connector 'broken': interrupt_window_duration_hours: 30 is out of range" in err
     assert out == ""
 
 

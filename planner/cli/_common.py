@@ -35,3 +35,5 @@ def read_json_file(path: str, what: str) -> Any:
         fail_usage([f"cannot read {what} {path!r}: {error.strerror}"])
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         fail_usage([f"{what} {path!r} is not valid JSON: {error}"])
+    except RecursionError:
+        fail_usage([f"{what} {path!r} nests JSON too deeply to read; check that it is an API response"])

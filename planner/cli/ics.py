@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from planner.cli._common import EXIT_FAILURE, fail_usage, read_json_file
-from planner.cli.windows import instant_from_option, spec_from_options, spec_options
-from planner.engine import EMBARGO_RULES, parse_instant
+from planner.cli.windows import embargo_rule_option, instant_from_option, spec_from_options, spec_options
+from planner.engine import parse_instant
 from planner.ical import (
     DEFAULT_HORIZON,
     RECURRENCES,
@@ -135,13 +135,7 @@ _include_blocked_option = click.option(
     help="Export every connector of a JSON file holding the API's list of connectors "
     "(envelope or bare list).",
 )
-@click.option(
-    "--embargo-rule",
-    type=click.Choice(EMBARGO_RULES),
-    default="overlap",
-    show_default=True,
-    help="overlap: block a window that touches an embargoed day; start: only one that starts on it.",
-)
+@embargo_rule_option
 @click.option(
     "--from",
     "start_text",

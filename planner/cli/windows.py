@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -12,6 +11,11 @@ import click
 from planner.cli._common import echo_json, fail_usage, read_json_file
 from planner.engine import (
     EMBARGO_RULES,
+    FIRST_INSTANT,
+    FIRST_SUPPORTED_DATE,
+    LAST_INSTANT,
+    LAST_SUPPORTED_DATE,
+    SEARCH_LIMIT_DAYS,
     TZ_DATABASES,
     Coverage,
     SpecError,
@@ -27,6 +31,9 @@ from planner.engine import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_RANGE_DAYS = 28
+
+# Ten years of daily windows is about 3,700 rows; longer ranges are almost always a typo in a year.
+MAX_RANGE_DAYS = 3660
 
 # The option that sets each spec field, for messages that point at what the user typed.
 _OPTION_FOR_FIELD = {
@@ -122,20 +129,31 @@ def instant_from_option(name: str, text: str | None, spec: WindowSpec, default: 
     if text is None:
         return default
     try:
-        return parse_instant(text, spec.zone)
+        instant = parse_instant(text, spec.zone)
     except ValueError as error:
         fail_usage([f"{name}: {error}"])
+    if not FIRST_INSTANT <= instant <= LAST_INSTANT:
+        fail_usage(
+            [
+                f"{name}: {text!r} is outside the supported dates "
+                f"{FIRST_SUPPORTED_DATE.isoformat()} to {LAST_SUPPORTED_DATE.isoformat()}"
+            ]
+        )
+    return instant
 
 
-@click.command()
-@spec_options
-@click.option(
+embargo_rule_option = click.option(
     "--embargo-rule",
     type=click.Choice(EMBARGO_RULES),
     default="overlap",
     show_default=True,
     help="overlap: block a window that touches an embargoed day; start: only one that starts on it.",
 )
+
+
+@click.command()
+@spec_options
+@embargo_rule_option
 @click.option("--from", "from_text", metavar="WHEN", help="Start of the range (ISO 8601). Default: now.")
 @click.option(
     "--until",
@@ -143,7 +161,12 @@ def instant_from_option(name: str, text: str | None, spec: WindowSpec, default: 
     metavar="WHEN",
     help=f"End of the range, exclusive (ISO 8601). Default: {DEFAULT_RANGE_DAYS} days after --from.",
 )
-@click.option("--count", type=click.IntRange(min=1), metavar="N", help="List the next N windows instead of a range.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1, max=MAX_RANGE_DAYS),
+    metavar="N",
+    help=f"List the next N windows (at most {MAX_RANGE_DAYS}) instead of a range.",
+)
 @click.option("--include-blocked", is_flag=True, help="List windows blocked by an embargo too, marked.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for other tools instead of a table.")
 def windows(
@@ -160,25 +183,38 @@ def windows(
     WHEN is an ISO 8601 date or date-time; a date, or a date-time without an offset, is read in
     the spec's time zone.
     """
+    conflicts = [
+        f"--{name} cannot be combined with --connector; edit the connector file or drop --connector"
+        for name in _SPEC_OPTIONS
+        if options.get("connector_file") and options.get(name) not in (None, ())
+    ]
     if until_text is not None and count is not None:
-        fail_usage(["--until and --count cannot be combined; give a range end or a number of windows"])
+        conflicts.append("--until and --count cannot be combined; give a range end or a number of windows")
+    if conflicts:
+        fail_usage(conflicts)
     spec = spec_from_options(options)
     for warning in spec.warnings:
         click.echo(f"Warning: {warning}", err=True)
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = instant_from_option("--from", from_text, spec, now)
-    if count is not None:
-        found = next_windows(
-            spec, start, count, embargo_rule=embargo_rule, include_blocked=include_blocked  # type: ignore[arg-type]
-        )
-        end = max((window.end for window in found), default=start)
+    try:
+        if count is not None:
+            found = next_windows(
+                spec, start, count, embargo_rule=embargo_rule, include_blocked=include_blocked  # type: ignore[arg-type]
+            )
+            if len(found) < count:
+                click.echo(
+                    f"Warning: {len(found)} of {count} windows found in the {SEARCH_LIMIT_DAYS} days searched",
+                    err=True,
+                )
+            end = min(max((window.end for window in found), default=start), LAST_INSTANT)
+        else:
+            end = _range_end(until_text, spec, start)
         everything = expand(spec, start, end, embargo_rule=embargo_rule)  # type: ignore[arg-type]
-    else:
-        end = instant_from_option("--until", until_text, spec, start + timedelta(days=DEFAULT_RANGE_DAYS))
-        if end <= start:
-            fail_usage([f"--until {until_text!r} is not after --from; give a later --until"])
-        everything = expand(spec, start, end, embargo_rule=embargo_rule)  # type: ignore[arg-type]
+    except ValueError as error:
+        fail_usage([str(error)])
+    if count is None:
         found = [window for window in everything if include_blocked or not window.blocked]
 
     summary = coverage_of(everything, start, end)
@@ -195,6 +231,19 @@ def windows(
         )
         return
     click.echo(format_table(spec, embargo_rule, found, summary))
+
+
+def _range_end(until_text: str | None, spec: WindowSpec, start: datetime) -> datetime:
+    if until_text is None:
+        return start + timedelta(days=DEFAULT_RANGE_DAYS)
+    end = instant_from_option("--until", until_text, spec, start)
+    if end <= start:
+        fail_usage([f"--until {until_text!r} is not after --from; give a later --until"])
+    if end - start > timedelta(days=MAX_RANGE_DAYS):
+        fail_usage(
+            [f"--until {until_text!r} is more than {MAX_RANGE_DAYS} days after --from; ask for a shorter range"]
+        )
+    return end
 
 
 def format_table(spec: WindowSpec, embargo_rule: str, found: list[Window], summary: Coverage) -> str:
@@ -231,8 +280,15 @@ def format_table(spec: WindowSpec, embargo_rule: str, found: list[Window], summa
 
 
 def _local(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%d %H:%M ") + instant.isoformat()[-6:]
+    offset = instant.strftime("%z")
+    # Offsets before about 1970 can have seconds (Africa/Monrovia was -00:44:30), shown in full.
+    offset = f"{offset[:3]}:{offset[3:5]}" + (f":{offset[5:7]}" if offset[5:7] else "")
+    return f"{_minute_or_second(instant)} {offset}"
 
 
 def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+    return _minute_or_second(instant.astimezone(UTC)) + "Z"
+
+
+def _minute_or_second(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M:%S" if instant.second else "%Y-%m-%d %H:%M")

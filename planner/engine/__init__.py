@@ -11,6 +11,9 @@ from planner.engine.errors import Problem, SpecError
 from planner.engine.instants import parse_instant
 from planner.engine.occurrences import (
     EMBARGO_RULES,
+    FIRST_INSTANT,
+    LAST_INSTANT,
+    SEARCH_LIMIT_DAYS,
     EmbargoRule,
     Window,
     day_exists,
@@ -20,7 +23,14 @@ from planner.engine.occurrences import (
     resolve_local,
     window_at,
 )
-from planner.engine.spec import API_FIELDS, DAY_NAMES, MAX_EMBARGO_DATES, WindowSpec
+from planner.engine.spec import (
+    API_FIELDS,
+    DAY_NAMES,
+    FIRST_SUPPORTED_DATE,
+    LAST_SUPPORTED_DATE,
+    MAX_EMBARGO_DATES,
+    WindowSpec,
+)
 from planner.engine.zones import (
     TZ_DATABASES,
     TzDatabase,
@@ -35,8 +45,13 @@ __all__ = [
     "DAY_NAMES",
     "EMBARGO_RULES",
     "EmbargoRule",
+    "FIRST_INSTANT",
+    "FIRST_SUPPORTED_DATE",
+    "LAST_INSTANT",
+    "LAST_SUPPORTED_DATE",
     "MAX_EMBARGO_DATES",
     "Problem",
+    "SEARCH_LIMIT_DAYS",
     "SpecError",
     "TZ_DATABASES",
     "TzDatabase",

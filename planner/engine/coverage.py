@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from planner.engine.occurrences import EmbargoRule, Window, expand
 from planner.engine.spec import WindowSpec
@@ -43,8 +43,8 @@ class Coverage:
     def as_dict(self) -> dict[str, object]:
         """Return the coverage in the JSON form that `planner windows --json` prints."""
         return {
-            "from": self.start.isoformat(),
-            "until": self.end.isoformat(),
+            "from": _utc_text(self.start),
+            "until": _utc_text(self.end),
             "window_count": self.window_count,
             "open_count": self.open_count,
             "blocked_count": self.blocked_count,
@@ -65,12 +65,16 @@ def coverage(
     embargo_rule: EmbargoRule = "overlap",
 ) -> Coverage:
     """Measure the open window time that `spec` leaves over [start, end)."""
+    if end < start:
+        raise ValueError(f"end {end.isoformat()!r} is before start {start.isoformat()!r}")
     windows = expand(spec, start, end, embargo_rule=embargo_rule)
     return coverage_of(windows, start, end)
 
 
 def coverage_of(windows: Sequence[Window], start: datetime, end: datetime) -> Coverage:
     """Measure coverage over [start, end) for windows already expanded, blocked ones included."""
+    if end < start:
+        raise ValueError(f"end {end.isoformat()!r} is before start {start.isoformat()!r}")
     blocked_count = sum(1 for window in windows if window.blocked)
     intervals = _union(
         (max(window.start, start), min(window.end, end))
@@ -80,11 +84,14 @@ def coverage_of(windows: Sequence[Window], start: datetime, end: datetime) -> Co
     open_seconds = sum((stop - begin).total_seconds() for begin, stop in intervals)
 
     warnings: list[str] = []
+    # A range shorter than the warning's period cannot show that the period has no open window.
     first_deadline = start + timedelta(days=NO_WINDOW_WARNING_DAYS)
-    if not intervals or intervals[0][0] >= first_deadline:
+    if end >= first_deadline and (not intervals or intervals[0][0] >= first_deadline):
         warnings.append(
-            f"no open window in the {NO_WINDOW_WARNING_DAYS} days from {start.isoformat()}"
+            f"no open window in the {NO_WINDOW_WARNING_DAYS} days from {_utc_text(start)}"
         )
+    elif not intervals and end > start:
+        warnings.append(f"no open window from {_utc_text(start)} to {_utc_text(end)}")
     if windows and blocked_count * 2 > len(windows):
         warnings.append(
             f"embargoes block {blocked_count} of {len(windows)} windows, more than half"
@@ -100,6 +107,10 @@ def coverage_of(windows: Sequence[Window], start: datetime, end: datetime) -> Co
         longest_gap_hours=_longest_gap(intervals, start, end).total_seconds() / 3600,
         warnings=tuple(warnings),
     )
+
+
+def _utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _union(intervals: object) -> list[tuple[datetime, datetime]]:

@@ -28,4 +28,7 @@ def parse_instant(text: str, zone: tzinfo) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone, fold=0)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too close to the ends of the calendar; use a date between 1900 and 2199") from None

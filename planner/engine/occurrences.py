@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, NamedTuple
 
-from planner.engine.spec import WindowSpec
+from planner.engine.spec import FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE, WindowSpec
 
 EmbargoRule = Literal["overlap", "start"]
 
@@ -36,9 +36,13 @@ EMBARGO_RULES: tuple[EmbargoRule, ...] = ("overlap", "start")
 
 _ONE_DAY = timedelta(days=1)
 
+# Instants the queries accept; slot dates stay inside the supported dates.
+FIRST_INSTANT = datetime.combine(FIRST_SUPPORTED_DATE, time(), UTC)
+LAST_INSTANT = datetime.combine(LAST_SUPPORTED_DATE + _ONE_DAY, time(), UTC)
+
 # next_windows() and next_open_window() give up after this many days without a match. With at most
 # 100 embargo dates every spec has an open window well inside it.
-_SEARCH_LIMIT_DAYS = 800
+SEARCH_LIMIT_DAYS = 800
 
 # Slot dates are expanded in batches of this many days while searching forward.
 _SEARCH_BATCH_DAYS = 64
@@ -137,10 +141,16 @@ def _embargo_days(spec: WindowSpec) -> _EmbargoDays:
     zone = spec.zone
     starts = []
     ends = []
+    dates = []
     for day in spec.embargo_dates:
-        starts.append(resolve_local(day, 0, zone))
-        ends.append(resolve_local(day + _ONE_DAY, 0, zone))
-    return _EmbargoDays(spec.embargo_dates, tuple(starts), tuple(ends), frozenset(spec.embargo_dates))
+        start = resolve_local(day, 0, zone)
+        end = resolve_local(day + _ONE_DAY, 0, zone)
+        # A date the zone skipped (Pacific/Apia, 2011-12-30) has no instants, so nothing touches it.
+        if start < end:
+            dates.append(day)
+            starts.append(start)
+            ends.append(end)
+    return _EmbargoDays(tuple(dates), tuple(starts), tuple(ends), frozenset(spec.embargo_dates))
 
 
 def _check_rule(embargo_rule: str) -> EmbargoRule:
@@ -153,6 +163,11 @@ def _check_aware(name: str, instant: datetime) -> None:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(
             f"{name} {instant.isoformat()!r} has no UTC offset; pass an aware datetime"
+        )
+    if not FIRST_INSTANT <= instant <= LAST_INSTANT:
+        raise ValueError(
+            f"{name} {instant.isoformat()!r} is outside the supported range "
+            f"{FIRST_INSTANT.isoformat()} to {LAST_INSTANT.isoformat()}"
         )
 
 
@@ -201,7 +216,7 @@ def _slot_range(spec: WindowSpec, start: datetime, end: datetime) -> tuple[date,
     zone = spec.zone
     first = start.astimezone(zone).date() - timedelta(days=2)
     last = end.astimezone(zone).date() + timedelta(days=1)
-    return max(first, date.min + _ONE_DAY), min(last, date.max - timedelta(days=2))
+    return max(first, FIRST_SUPPORTED_DATE), min(last, LAST_SUPPORTED_DATE)
 
 
 def expand(
@@ -231,9 +246,9 @@ def expand(
 def _forward(spec: WindowSpec, instant: datetime, rule: EmbargoRule) -> Iterator[Window]:
     """Yield windows that end after `instant`, in order, for up to the search limit."""
     first, _ = _slot_range(spec, instant, instant)
-    stop = first + timedelta(days=_SEARCH_LIMIT_DAYS)
-    while first < stop:
-        last = first + timedelta(days=_SEARCH_BATCH_DAYS - 1)
+    stop = min(first + timedelta(days=SEARCH_LIMIT_DAYS), LAST_SUPPORTED_DATE)
+    while first <= stop:
+        last = min(first + timedelta(days=_SEARCH_BATCH_DAYS - 1), stop)
         for window in _windows_for_slots(spec, first, last, rule):
             if window.end > instant:
                 yield window
@@ -250,8 +265,8 @@ def next_windows(
 ) -> list[Window]:
     """Return the next `count` windows that have not ended at `instant`, the current one included.
 
-    Blocked windows are skipped unless `include_blocked` is true. Fewer than `count` come back only
-    when none remain within about two years.
+    Blocked windows are skipped unless `include_blocked` is true. The search covers the 800 days
+    after `instant`, so fewer than `count` windows come back when they do not fit in it.
     """
     rule = _check_rule(embargo_rule)
     _check_aware("instant", instant)
@@ -281,7 +296,7 @@ def window_at(
 def next_open_window(
     spec: WindowSpec, instant: datetime, *, embargo_rule: EmbargoRule = "overlap"
 ) -> Window | None:
-    """Return the first open window that starts at or after `instant`, or None within two years."""
+    """Return the first open window that starts at or after `instant`, or None within 800 days."""
     rule = _check_rule(embargo_rule)
     _check_aware("instant", instant)
     for window in _forward(spec, instant, rule):

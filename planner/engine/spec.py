@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,11 @@ DAY_NAMES: tuple[str, ...] = (
     "Saturday",
 )
 
+# Dates and instants the engine works with. The IANA database has data for these years, and the
+# bounds keep every day's UTC interval far from the ends of Python's datetime range.
+FIRST_SUPPORTED_DATE = date(1900, 1, 1)
+LAST_SUPPORTED_DATE = date(2199, 12, 31)
+
 # The API accepts at most this many `interrupt_window_embargo_dates`.
 MAX_EMBARGO_DATES = 100
 
@@ -39,10 +44,17 @@ for _index, _name in enumerate(DAY_NAMES):
     _DAY_INDEX[_name.casefold()] = _index
     _DAY_INDEX[_name[:3].casefold()] = _index
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Floats such as 1/3 hour arrive as 0.3333333333333333; anything this close to a whole minute is one.
 _MINUTE_TOLERANCE = 1e-6
+
+_API_FIELD_FOR = {
+    "days_of_week": "interrupt_window_days_of_week",
+    "hour_of_day": "interrupt_window_hour_of_day",
+    "duration_hours": "interrupt_window_duration_hours",
+    "embargo_dates": "interrupt_window_embargo_dates",
+}
 
 API_FIELDS: tuple[str, ...] = (
     "timezone",
@@ -75,11 +87,11 @@ class WindowSpec:
     days_of_week: tuple[str, ...] = DAY_NAMES
     embargo_dates: tuple[date, ...] = ()
     tz_database: TzDatabase = "tzdata"
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False, init=False)
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
-        warnings: list[str] = list(self.warnings)
+        warnings: list[str] = []
 
         if self.tz_database not in TZ_DATABASES:
             problems.append(
@@ -104,8 +116,9 @@ class WindowSpec:
 
         object.__setattr__(self, "timezone", timezone)
         object.__setattr__(self, "days_of_week", days)
-        object.__setattr__(self, "hour_of_day", float(self.hour_of_day))
-        object.__setattr__(self, "duration_hours", float(self.duration_hours))
+        # Stored as whole minutes / 60, so to_api() sends the value the windows are computed from.
+        object.__setattr__(self, "hour_of_day", round(self.hour_of_day * 60) / 60)
+        object.__setattr__(self, "duration_hours", round(self.duration_hours * 60) / 60)
         object.__setattr__(self, "embargo_dates", embargo)
         object.__setattr__(self, "warnings", tuple(warnings))
 
@@ -153,25 +166,26 @@ class WindowSpec:
             raise SpecError(problems)
 
         days = connector.get("interrupt_window_days_of_week") or DAY_NAMES
-        embargo = connector.get("interrupt_window_embargo_dates") or ()
+        embargo: Any = connector.get("interrupt_window_embargo_dates") or ()
         if isinstance(embargo, str):
+            embargo = (embargo,)
+        try:
+            return cls(
+                timezone=connector["timezone"],
+                days_of_week=days,
+                hour_of_day=connector["interrupt_window_hour_of_day"],
+                duration_hours=connector["interrupt_window_duration_hours"],
+                embargo_dates=tuple(embargo),
+                tz_database=tz_database,
+            )
+        except SpecError as error:
+            # Name the fields as they appear in the connector object, which is what the user has.
             raise SpecError(
                 [
-                    Problem(
-                        "interrupt_window_embargo_dates",
-                        embargo,
-                        "must be a list of 'YYYY-MM-DD' strings, not a single string",
-                    )
+                    Problem(_API_FIELD_FOR.get(problem.field, problem.field), problem.value, problem.message)
+                    for problem in error.problems
                 ]
-            )
-        return cls(
-            timezone=connector["timezone"],
-            days_of_week=days,
-            hour_of_day=connector["interrupt_window_hour_of_day"],
-            duration_hours=connector["interrupt_window_duration_hours"],
-            embargo_dates=tuple(embargo),
-            tz_database=tz_database,
-        )
+            ) from None
 
     def to_api(self) -> dict[str, Any]:
         """Return the API's request fields for this spec, ready to be sent as JSON."""
@@ -221,9 +235,25 @@ class WindowSpec:
 def _unwrap_envelope(data: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise SpecError(
-            [Problem("connector", data, "expected a connector object (a JSON object)")]
+            [Problem("connector", type(data).__name__, "expected a connector object (a JSON object)")]
         )
-    if "result" in data and "success" in data:
+    if data.get("success") is False:
+        errors = data.get("errors") or []
+        detail = "; ".join(
+            f"{error.get('code', '?')}: {error.get('message', '')}" if isinstance(error, Mapping) else str(error)
+            for error in errors
+        )
+        raise SpecError(
+            [
+                Problem(
+                    "success",
+                    False,
+                    f"the file holds a failed API response ({detail or 'no errors listed'}), "
+                    "not a connector; fetch the connector again",
+                )
+            ]
+        )
+    if "result" in data and "timezone" not in data:
         result = data["result"]
         if not isinstance(result, Mapping):
             raise SpecError(
@@ -264,20 +294,24 @@ def _check_timezone(
         load_zone(name, database)
         return name
 
+    # An IANA name in the wrong case ('utc', 'europe/berlin') gets a suggestion, not a silent
+    # mapping through the Windows table, which also lists some IANA-like names.
+    suggestions = suggest_zones(name, database)
     iana = windows_zone_to_iana(name)
-    if iana is not None and iana in zone_names(database):
-        warnings.append(
-            f"timezone {value!r} is a Windows zone name; using its IANA name {iana!r}"
-        )
+    if iana is not None and iana in zone_names(database) and name.casefold() not in _folded_names(database):
+        warnings.append(f"timezone {value!r} is a Windows zone name; using its IANA name {iana!r}")
         return iana
 
-    suggestions = suggest_zones(name, database)
     if suggestions:
         hint = "did you mean " + " or ".join(repr(suggestion) for suggestion in suggestions) + "?"
     else:
         hint = "use an IANA name such as 'Europe/Berlin' or 'America/New_York'"
     problems.append(Problem("timezone", value, f"unknown time zone {value!r}; {hint}"))
     return name
+
+
+def _folded_names(database: TzDatabase) -> set[str]:
+    return {candidate.casefold() for candidate in zone_names(database)}
 
 
 def _check_days(value: Iterable[str] | None, problems: list[Problem]) -> tuple[str, ...]:
@@ -342,15 +376,31 @@ def _is_number(value: object) -> bool:
 def _check_hour(value: object, problems: list[Problem]) -> None:
     if not _is_number(value):
         problems.append(
-            Problem("hour_of_day", value, "must be a number of hours from 0 to 23.99 (2.5 is 02:30)")
+            Problem(
+                "hour_of_day",
+                value,
+                f"{value!r} is not a number; use hours from 0 up to 24, exclusive (2.5 is 02:30)",
+            )
         )
         return
     assert isinstance(value, (int, float))
     if not 0 <= value < 24:
         problems.append(
-            Problem("hour_of_day", value, f"{value!r} is out of range; use 0 <= hour < 24 (2.5 is 02:30)")
+            Problem(
+                "hour_of_day",
+                value,
+                f"{value!r} is out of range; use 0 <= hour < 24, the latest start being 23:59",
+            )
         )
-    elif not _whole_minutes(value) or round(value * 60) >= 24 * 60:
+    elif round(value * 60) >= 24 * 60:
+        problems.append(
+            Problem(
+                "hour_of_day",
+                value,
+                f"{value!r} rounds to 24:00; use 0 <= hour < 24, the latest start being 23:59",
+            )
+        )
+    elif not _whole_minutes(value):
         problems.append(
             Problem(
                 "hour_of_day",
@@ -363,7 +413,7 @@ def _check_hour(value: object, problems: list[Problem]) -> None:
 def _check_duration(value: object, problems: list[Problem]) -> None:
     if not _is_number(value):
         problems.append(
-            Problem("duration_hours", value, "must be a number of hours from 1 to 24")
+            Problem("duration_hours", value, f"{value!r} is not a number; use hours from 1 to 24")
         )
         return
     assert isinstance(value, (int, float))
@@ -401,22 +451,32 @@ def _check_embargo(value: Iterable[object], problems: list[Problem]) -> tuple[da
 
 
 def _embargo_item(item: object, problems: list[Problem]) -> list[date]:
-    if isinstance(item, date):
-        return [item]
+    if isinstance(item, date) and not isinstance(item, datetime):
+        return _in_supported_years(item, item, problems)
     if not isinstance(item, str):
         problems.append(
-            Problem("embargo_dates", item, "must be a 'YYYY-MM-DD' date or a 'START..END' range")
+            Problem(
+                "embargo_dates",
+                item,
+                f"{item!r} is not a date; use 'YYYY-MM-DD' or an inclusive range 'START..END'",
+            )
         )
         return []
 
-    text = item.strip()
-    first, dots, last = text.partition("..")
-    start = _iso_date(first.strip(), item, problems)
-    if not dots:
-        return [start] if start else []
-    stop = _iso_date(last.strip(), item, problems)
-    if start is None or stop is None:
+    first, dots, last = item.strip().partition("..")
+    parts = [first.strip(), last.strip()] if dots else [first.strip()]
+    parsed = [_iso_date(part) for part in parts]
+    for index, (part, result) in enumerate(zip(parts, parsed)):
+        if isinstance(result, str) and part not in parts[:index]:
+            where = f"{part!r} in range {item!r}" if dots else repr(part)
+            problems.append(Problem("embargo_dates", item, f"{where} {result}"))
+    if any(isinstance(result, str) for result in parsed):
         return []
+    dates = [result for result in parsed if isinstance(result, date)]
+    if len(dates) == 1:
+        return _in_supported_years(dates[0], item, problems)
+
+    start, stop = dates
     if stop < start:
         problems.append(
             Problem(
@@ -437,23 +497,30 @@ def _embargo_item(item: object, problems: list[Problem]) -> list[date]:
             )
         )
         return []
+    if not _in_supported_years(start, item, problems) or not _in_supported_years(stop, item, []):
+        return []
     return [start + timedelta(days=offset) for offset in range(span)]
 
 
-def _iso_date(text: str, item: str, problems: list[Problem]) -> date | None:
+def _iso_date(text: str) -> date | str:
+    """Return the date, or the reason `text` is not one."""
     if not _ISO_DATE.fullmatch(text):
-        problems.append(
-            Problem(
-                "embargo_dates",
-                item,
-                f"invalid date {text!r}; use YYYY-MM-DD or an inclusive range START..END",
-            )
-        )
-        return None
+        return "is not a date; use YYYY-MM-DD or an inclusive range START..END"
     try:
         return date.fromisoformat(text)
     except ValueError:
-        problems.append(
-            Problem("embargo_dates", item, f"{text!r} is not a calendar date; check the month and day")
+        return "is not a calendar date; check the month and day"
+
+
+def _in_supported_years(day: date, item: object, problems: list[Problem]) -> list[date]:
+    if FIRST_SUPPORTED_DATE <= day <= LAST_SUPPORTED_DATE:
+        return [day]
+    problems.append(
+        Problem(
+            "embargo_dates",
+            item,
+            f"{day.isoformat()} is outside the supported dates "
+            f"{FIRST_SUPPORTED_DATE.isoformat()} to {LAST_SUPPORTED_DATE.isoformat()}",
         )
-        return None
+    )
+    return []

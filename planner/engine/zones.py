@@ -25,6 +25,11 @@ TZ_DATABASES: tuple[TzDatabase, ...] = ("tzdata", "system")
 _ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
+# Files in a zone database that are not places: a placeholder zone, links to the machine's own
+# setting, and the "right/" variants that count leap seconds, which civil time does not.
+_NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
 class ZoneNotFoundError(KeyError):
     """A time zone name that the chosen database does not contain."""
 
@@ -34,7 +39,9 @@ def zone_names(database: TzDatabase = "tzdata") -> frozenset[str]:
     """Return every zone name that `database` contains."""
     if database == "tzdata":
         listing = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
-        return frozenset(line.strip() for line in listing.splitlines() if line.strip())
+        return frozenset(
+            line.strip() for line in listing.splitlines() if line.strip() and line.strip() not in _NOT_ZONES
+        )
     names: set[str] = set()
     for root in zoneinfo.TZPATH:
         base = Path(root)
@@ -42,7 +49,13 @@ def zone_names(database: TzDatabase = "tzdata") -> frozenset[str]:
             continue
         for path in base.rglob("*"):
             name = path.relative_to(base).as_posix()
-            if path.is_file() and _ZONE_NAME.fullmatch(name) and _is_tzif(path):
+            if (
+                path.is_file()
+                and _ZONE_NAME.fullmatch(name)
+                and name not in _NOT_ZONES
+                and not name.startswith(("posix/", "right/"))
+                and _is_tzif(path)
+            ):
                 names.add(name)
     return frozenset(names)
 
