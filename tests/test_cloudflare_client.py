@@ -472,3 +472,27 @@ def test_logging_per_request_and_retry(caplog: pytest.LogCaptureFixture) -> None
     assert "HTTP 503" in warnings[0]
     assert "waiting" in warnings[0]
     assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(("method", "warned"), [("GET", False), ("PATCH", True), ("PUT", True)])
+def test_write_caveat_only_for_writes(method: str, warned: bool) -> None:
+    """A failed write says it may have landed; a failed read does not."""
+    recorder = Recorder(failure(503, (1000, "down")))
+
+    async def operation(client: AsyncConnectorsClient) -> Any:
+        if method == "GET":
+            return await client.get_connector("c1")
+        if method == "PATCH":
+            return await client.edit_window("c1", {"interrupt_window_hour_of_day": 1})
+        return await client.replace_window("c1", {"interrupt_window_hour_of_day": 1})
+
+    # The PUT path reads first, so its GET must succeed for the PUT to fail.
+    if method == "PUT":
+        recorder = Recorder(
+            httpx.Response(200, json=envelope(CONNECTOR)), failure(503, (1000, "down"))
+        )
+
+    with pytest.raises(ServerError) as caught:
+        run(recorder, operation, retry=RetryPolicy(max_attempts=1))
+
+    assert ("may have been applied" in str(caught.value)) is warned

@@ -40,6 +40,9 @@ class ResponseMessage:
         return f"{self.code} {self.message}"
 
 
+WRITE_CAVEAT = "The change may have been applied, so read the connector before changing it again"
+
+
 class CloudflareError(Exception):
     """Base class of the errors that the client's configuration and operations raise."""
 
@@ -56,6 +59,8 @@ class _RequestError(CloudflareError):
     """Common fields of errors that belong to one request; the message is built from them."""
 
     hint = ""
+    # Whether the request may have been applied even though it failed.
+    unsure_write = False
 
     def __init__(
         self,
@@ -74,7 +79,8 @@ class _RequestError(CloudflareError):
     def __str__(self) -> str:
         target = f"connector {self.connector_id!r}" if self.connector_id else self.path
         tries = "" if self.attempts == 1 else f" after {self.attempts} attempts"
-        return f"{self.method} {target} failed{tries}: {self._details()}. {self.hint}."
+        caveat = f". {WRITE_CAVEAT}" if self.unsure_write and self.method != "GET" else ""
+        return f"{self.method} {target} failed{tries}: {self._details()}. {self.hint}{caveat}."
 
     def _details(self) -> str:
         raise NotImplementedError
@@ -160,19 +166,15 @@ class RateLimitedError(APIError):
 class ServerError(APIError):
     """5xx: Cloudflare failed to process the request."""
 
-    hint = (
-        "Cloudflare had a server error; try again later. A write may or may not have been "
-        "applied, so read the connector before changing it again"
-    )
+    hint = "Cloudflare had a server error; try again later"
+    unsure_write = True
 
 
 class TransportError(_RequestError):
     """No complete HTTP response arrived; `__cause__` is the httpx exception."""
 
-    hint = (
-        "Check network access to the API base URL. A write may have been applied before the "
-        "connection failed, so read the connector before changing it again"
-    )
+    hint = "Check network access to the API base URL"
+    unsure_write = True
 
     def __init__(self, detail: str, **fields: Any) -> None:
         super().__init__(**fields)
@@ -189,10 +191,7 @@ class ConnectionFailedError(TransportError):
 class RequestTimeoutError(TransportError):
     """A connect, read, write or pool timeout expired."""
 
-    hint = (
-        "Raise --connect-timeout or --read-timeout if the network is slow. A write may have "
-        "been applied before the timeout, so read the connector before changing it again"
-    )
+    hint = "Raise --connect-timeout or --read-timeout if the network is slow"
 
 
 class ProtocolError(_RequestError):
