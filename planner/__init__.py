@@ -5,6 +5,22 @@ The public API is re-exported here; the modules behind it are private to the pac
 
 from __future__ import annotations
 
+from planner.cloudflare import (
+    APIError,
+    AsyncConnectorsClient,
+    AuthenticationError,
+    ClientConfig,
+    ClientOptions,
+    CloudflareError,
+    ConfigError,
+    Connector,
+    ConnectorsClient,
+    NotFoundError,
+    RateLimitedError,
+    async_client_from_options,
+    client_from_options,
+)
+from planner.cloudflare.emulator import Emulator
 from planner.ical import (
     CalendarError,
     CalendarExport,
@@ -20,14 +36,28 @@ from planner.ical.feed import FeedServer, FeedSettings
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
+    "AsyncConnectorsClient",
+    "AuthenticationError",
     "CalendarError",
     "CalendarExport",
+    "ClientConfig",
+    "ClientOptions",
+    "CloudflareError",
+    "ConfigError",
+    "Connector",
     "ConnectorDataError",
+    "ConnectorsClient",
+    "Emulator",
     "ExportOptions",
     "FeedServer",
     "FeedSettings",
+    "NotFoundError",
+    "RateLimitedError",
     "SnapshotError",
     "__version__",
+    "async_client_from_options",
+    "client_from_options",
     "connector_calendar",
     "fleet_calendar",
     "spec_calendar",
