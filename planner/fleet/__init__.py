@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from planner.fleet._calendar import PLAN_CALENDAR_NAME, plan_calendar
+from planner.fleet._client import ClientConnectorsAPI
 from planner.fleet._embargo import expand_embargo
 from planner.fleet._errors import (
     EmbargoLimitError,
@@ -61,6 +62,7 @@ from planner.fleet._stagger import StaggerMember, candidate_hours, stagger_hours
 
 __all__ = [
     "Action",
+    "ClientConnectorsAPI",
     "ConnectorPlan",
     "ConnectorsAPI",
     "EmbargoLimitError",
