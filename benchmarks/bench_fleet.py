@@ -5,7 +5,7 @@
     the bare client patching every connector without a plan or journal (the peer). The emulator
     runs in its own process, as the real API would. Also counts the requests sent.
 (2) Quota: roll out under a scaled-down quota, with the client's limiter set to the same quota,
-    and count 429 answers (target: zero) and the share of the quota used while it ran.
+    and count 429 responses (target: zero) and the share of the quota used while it ran.
 
 Run: python benchmarks/bench_fleet.py [--connectors 5000] [--latency-ms 20] [--concurrency 16]
          [--quota-connectors 200] [--quota 50] [--quota-window 5]

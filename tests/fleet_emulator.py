@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from planner.cloudflare import AsyncConnectorsClient, ClientConfig, Credentials, RetryPolicy
+from cloudflare_fixtures import make_config
+
+from planner.cloudflare import AsyncConnectorsClient, ClientConfig, RetryPolicy
 from planner.cloudflare.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, Emulator
 from planner.fleet import ClientConnectorsAPI
 
@@ -34,16 +36,8 @@ FAST_RETRY = RetryPolicy(max_attempts=10, wait_initial=0.01, wait_max=0.05, wait
 
 
 def client_config(server: Emulator, **overrides: Any) -> ClientConfig:
-    settings: dict[str, Any] = {
-        "account_id": DEFAULT_ACCOUNT_ID,
-        "credentials": Credentials(token=DEFAULT_TOKEN),
-        "base_url": server.base_url,
-        "retry": FAST_RETRY,
-        "read_timeout": 2.0,
-        "max_concurrency": 8,
-    }
-    settings.update(overrides)
-    return ClientConfig(**settings)
+    """Return the client tests' configuration with more retries: faults here hit every request."""
+    return make_config(server, **{"retry": FAST_RETRY, "read_timeout": 2.0, "max_concurrency": 8, **overrides})
 
 
 def run_with_api(server: Emulator, scenario: Callable[[ClientConnectorsAPI], Awaitable[T]], **overrides: Any) -> T:

@@ -112,8 +112,8 @@ def test_429_storm_under_small_quota(tmp_path: Path) -> None:
         assert_at_desired(server, plan)
         assert_before_states_kept(journal, result.run.run_id, original)
 
-    # The client slows down once the Ratelimit header shows the quota spent, so how many requests
-    # meet a 429 first depends on timing; at least one always does.
+    # The client slows down once the Ratelimit header shows the quota spent. How many requests meet
+    # a 429 before that depends on timing, but at least one always does.
     assert result.succeeded
     assert statuses.count(429) >= 1
 
