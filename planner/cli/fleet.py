@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import json
 import sys
@@ -141,6 +142,8 @@ def apply(
                     assert source is not None
                     planned = _load_plan_or_fleet(source, await api.list_connectors() if source.suffix == ".toml" else None)
                     rollout = await prepare_apply(planned, api, force=force)
+                    # History shows the file the user applied; the plan's own source is the fleet file.
+                    rollout = dataclasses.replace(rollout, source=str(source))
                 await _confirm_and_execute(rollout, api, journal, dry_run=dry_run, yes=yes)
 
         _run(run())
