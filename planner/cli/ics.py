@@ -10,6 +10,7 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
@@ -29,7 +30,9 @@ from planner.ical import (
     read_snapshot,
     spec_calendar,
 )
-from planner.ical.feed import FeedServer, FeedSettings, read_token_file, snapshot_source
+from planner.cli.api import client_options, handle_api_errors, make_client_options, open_client
+from planner.cloudflare import ClientOptions
+from planner.ical.feed import FeedServer, FeedSettings, api_source, read_token_file, snapshot_source
 
 logger = logging.getLogger("planner.cli.ics")
 
@@ -55,22 +58,22 @@ def _checked_range(start: datetime, end: datetime, end_text: str | None) -> None
         fail_usage([f"--until {end_text!r} is not after --from; give a later --until"])
 
 
-def _snapshot_calendar(
-    snapshot_file: Path,
+def _fleet_calendar(
+    read_connectors: Callable[[], Iterable[Mapping[str, Any]]],
+    source_flag: str,
     options: dict[str, Any],
     start_text: str | None,
     end_text: str | None,
     export_settings: dict[str, Any],
     name: str | None,
 ) -> CalendarExport:
-    """Export every connector of a snapshot, reading --from and --until without an offset as UTC."""
+    """Export every connector of a snapshot or the API, reading --from and --until without an offset as UTC."""
     given = [f"--{option}" for option in _TYPED_SPEC_OPTIONS if options.get(option) not in (None, ())]
     if options.get("connector_file"):
         given.append("--connector")
     if given:
         fail_usage(
-            f"{option} cannot be combined with --snapshot; the snapshot's connectors carry "
-            "their own windows"
+            f"{option} cannot be combined with {source_flag}; the connectors carry their own windows"
             for option in given
         )
 
@@ -83,7 +86,7 @@ def _snapshot_calendar(
     _checked_range(start, end, end_text)
 
     export = ExportOptions(start=start, end=end, **export_settings)
-    connectors = read_snapshot(snapshot_file)
+    connectors = read_connectors()
     return fleet_calendar(connectors, export, name=name, tz_database=options["tz_database"])
 
 
@@ -135,6 +138,11 @@ _include_blocked_option = click.option(
     help="Export every connector of a JSON file holding the API's list of connectors "
     "(envelope or bare list).",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Export every connector of the account, read through the API (see the API options).",
+)
 @embargo_rule_option
 @click.option(
     "--from",
@@ -158,8 +166,11 @@ _include_blocked_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File to write. Default: standard output.",
 )
+@client_options
 def ics(
+    api_options: ClientOptions,
     snapshot_file: Path | None,
+    live: bool,
     embargo_rule: str,
     start_text: str | None,
     end_text: str | None,
@@ -172,7 +183,8 @@ def ics(
     """Write interrupt windows as an iCalendar file.
 
     Give one window spec (--timezone, --days, --hour, --duration, --embargo), one connector
-    (--connector FILE) or many (--snapshot FILE). WHEN is an ISO 8601 date or date-time.
+    (--connector FILE) or many (--snapshot FILE, or --live to read them through the API). WHEN
+    is an ISO 8601 date or date-time.
     Blocked windows are left out unless --include-blocked is given.
     """
     export_settings = {
@@ -181,11 +193,24 @@ def ics(
         "embargo_rule": embargo_rule,
     }
     spec_warnings: tuple[str, ...] = ()
+    if snapshot_file is not None and live:
+        fail_usage(["--snapshot and --live cannot be combined; read the connectors from one source"])
     try:
         if snapshot_file is not None:
-            calendar = _snapshot_calendar(
-                snapshot_file, options, start_text, end_text, export_settings, name
+            calendar = _fleet_calendar(
+                lambda: read_snapshot(snapshot_file),
+                "--snapshot",
+                options,
+                start_text,
+                end_text,
+                export_settings,
+                name,
             )
+        elif live:
+            with handle_api_errors(), open_client(api_options) as client:
+                calendar = _fleet_calendar(
+                    api_source(client), "--live", options, start_text, end_text, export_settings, name
+                )
         else:
             calendar, spec_warnings = _single_calendar(
                 options, start_text, end_text, export_settings, name
@@ -209,16 +234,18 @@ def ics(
     click.echo(f"Wrote {calendar.event_count} events to {output}", err=True)
 
 
-# TODO: serve the live API as well, with the API client's options, once `planner.cloudflare`
-# exists. FeedServer takes any callable that returns connector objects, so only the options and
-# a source function built on the client are missing here.
 @click.command("serve")
 @click.option(
     "--snapshot",
     "snapshot_file",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON file with the API's list of connectors; it is read again on every refresh.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Read the connectors through the API on every refresh (see the API options; the API "
+    "token comes from --api-token-file or the environment).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
@@ -241,8 +268,11 @@ def ics(
 )
 @_recurrence_option
 @_include_blocked_option
+@make_client_options("--api-token-file")
 def serve(
-    snapshot_file: Path,
+    api_options: ClientOptions,
+    snapshot_file: Path | None,
+    live: bool,
     host: str,
     port: int,
     token_file: Path | None,
@@ -253,12 +283,21 @@ def serve(
 ) -> None:
     """Serve calendars that Google Calendar, Outlook and Apple Calendar can subscribe to.
 
-    Runs until interrupted (Ctrl-C or SIGTERM).
+    The connectors come from --snapshot FILE or, with --live, from the API. Runs until
+    interrupted (Ctrl-C or SIGTERM).
     """
+    if (snapshot_file is None) == (not live):
+        fail_usage(["give exactly one source: --snapshot FILE or --live"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        # The snapshot is read once up front so that a bad file fails here, with exit status 2.
-        read_snapshot(snapshot_file)
+        if live:
+            client = open_client(api_options)
+            source = api_source(client)
+        else:
+            assert snapshot_file is not None
+            # The snapshot is read once up front so that a bad file fails here, with exit status 2.
+            read_snapshot(snapshot_file)
+            source = snapshot_source(snapshot_file)
         settings = FeedSettings(
             recurrence=recurrence,  # type: ignore[arg-type]  # click.Choice checked it
             include_blocked=include_blocked,
@@ -266,7 +305,7 @@ def serve(
             token=read_token_file(token_file) if token_file else None,
             public_url=public_url,
         )
-        server = FeedServer(snapshot_source(snapshot_file), settings, host=host, port=port)
+        server = FeedServer(source, settings, host=host, port=port)
     except CalendarError as error:
         fail_usage([str(error)])
     except OSError as error:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from planner.ical._connector import read_snapshot
@@ -36,6 +36,9 @@ from planner.ical._feedbuild import (
 )
 from planner.ical.errors import FeedConfigError
 
+if TYPE_CHECKING:
+    from planner.cloudflare import ConnectorsClient
+
 __all__ = [
     "CalendarFeed",
     "Clock",
@@ -45,6 +48,7 @@ __all__ = [
     "FeedResource",
     "FeedServer",
     "FeedSettings",
+    "api_source",
     "read_token_file",
     "snapshot_source",
 ]
@@ -68,6 +72,18 @@ def snapshot_source(path: str | Path) -> ConnectorSource:
 
     def read() -> list[Mapping[str, Any]]:
         return read_snapshot(snapshot)
+
+    return read
+
+
+def api_source(client: ConnectorsClient) -> ConnectorSource:
+    """Return a source that lists the connectors through the API on every refresh.
+
+    A failed request raises, so the server keeps its last good calendars and logs the error.
+    """
+
+    def read() -> list[Mapping[str, Any]]:
+        return [connector.to_api() for connector in client.list_connectors()]
 
     return read
 
