@@ -96,6 +96,22 @@ def test_unrelated_edit_is_no_conflict() -> None:
     assert [action.kind for action in rollout.actions] == ["send"]
 
 
+def test_reapplied_plan_is_unchanged(journal: Journal) -> None:
+    """Applying a plan a second time finds every connector at its desired window: no conflict."""
+    connectors = [make_connector(0), make_connector(1)]
+    plan = plan_for(connectors)
+    api = FakeConnectorsAPI(connectors)
+    asyncio.run(execute(asyncio.run(prepare_apply(plan, api)), api, journal))
+    patches_after_first_run = len(api.patches)
+
+    again = asyncio.run(prepare_apply(plan, api))
+    result = asyncio.run(execute(again, api, journal))
+
+    assert [action.kind for action in again.actions] == ["unchanged", "unchanged"]
+    assert len(api.patches) == patches_after_first_run
+    assert result.succeeded
+
+
 def test_deleted_connector_fails(journal: Journal) -> None:
     connectors = [make_connector(1)]
     plan = plan_for(connectors)

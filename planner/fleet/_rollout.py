@@ -100,7 +100,8 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
     """Re-read the connectors and decide what applying `plan` sends.
 
     A connector whose window fields changed since the plan was made is a conflict, unless `force`,
-    which sends the plan's fields over whatever it has now.
+    which sends the plan's fields over whatever it has now, or unless it already has the desired
+    fields, which makes it unchanged.
     """
     current = _by_id(await api.list_connectors())
     actions = []
@@ -111,7 +112,10 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
                                   reason="not found in the account, so it was deleted or the plan is for another account"))
             continue
         changed = differing_fields(window_fields(now), window_fields(item.before))
-        if changed and not force:
+        # A connector that already holds the desired window (the plan was applied before, or
+        # someone made the same change by hand) has nothing to conflict with.
+        already_desired = not differing_fields(window_fields(now), item.desired)
+        if changed and not force and not already_desired:
             actions.append(Action(item.connector_id, item.label, "conflict", now, item.desired,
                                   reason=f"changed since the plan was made ({', '.join(changed)}); "
                                          "make a new plan, or apply with --force to overwrite"))
