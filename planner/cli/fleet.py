@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from planner._files import write_atomically
 from planner.cli._common import EXIT_FAILURE, echo_json, fail_usage, read_json_file
 from planner.cli.api import client_options
 from planner.cloudflare import ClientOptions, CloudflareError, ConfigError, async_client_from_options
@@ -49,6 +50,13 @@ journal_option = click.option(
     help="SQLite journal of rollout runs [default: journal.sqlite3 in the user's state directory].",
 )
 
+
+
+def _resolve(journal: Journal, run_id: str) -> str:
+    try:
+        return journal.resolve_run_id(run_id)
+    except JournalError as error:
+        fail_usage([str(error)])
 
 @click.command()
 @click.argument("fleet_file", type=click.Path(dir_okay=False, path_type=Path))
@@ -89,7 +97,7 @@ def plan(
     if ics_path is not None:
         export = plan_calendar(planned)
         try:
-            ics_path.write_text(export.text, encoding="utf-8", newline="")
+            write_atomically(ics_path, export.text.encode("utf-8"))
         except OSError as error:
             fail_usage([f"cannot write calendar {str(ics_path)!r}: {error.strerror}"])
         for warning in export.warnings:
@@ -108,7 +116,12 @@ def plan(
 
 @click.command()
 @click.argument("source", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--resume", "resume_run", metavar="RUN_ID", help="Finish a run that was interrupted or had failures.")
+@click.option(
+    "--resume",
+    "resume_run",
+    metavar="RUN_ID",
+    help='Finish a run that was interrupted or had failures ("last" for the newest run).',
+)
 @click.option("--force", is_flag=True,
               help="Overwrite connectors whose window changed since the plan was made, instead of skipping them.")
 @click.option("--dry-run", is_flag=True, help="Print the requests that would be sent, and send nothing.")
@@ -133,11 +146,13 @@ def apply(
         fail_usage(["give either a plan or fleet file, or --resume RUN_ID"])
 
     with _journal(journal_path) as journal:
+        resumed = None if resume_run is None else _resolve(journal, resume_run)
+
         async def run() -> None:
             async with _live_api(api_options) as api:
-                if resume_run is not None:
-                    _check_account(journal, resume_run, api)
-                    rollout = await prepare_resume(journal, resume_run, api, force=force)
+                if resumed is not None:
+                    _check_account(journal, resumed, api)
+                    rollout = await prepare_resume(journal, resumed, api, force=force)
                 else:
                     assert source is not None
                     planned = _load_plan_or_fleet(source, await api.list_connectors() if source.suffix == ".toml" else None)
@@ -158,13 +173,16 @@ def apply(
 def rollback(run_id: str, dry_run: bool, yes: bool, journal_path: Path | None, api_options: ClientOptions) -> None:
     """Restore the windows that run RUN_ID replaced, on every connector that still has what the run set.
 
-    The rollback is itself a run in the journal, so it can be resumed or rolled back in turn.
+    RUN_ID "last" means the newest run in the journal. The rollback is itself a run in the journal,
+    so it can be resumed or rolled back in turn.
     """
     with _journal(journal_path) as journal:
+        resolved = _resolve(journal, run_id)
+
         async def run() -> None:
             async with _live_api(api_options) as api:
-                _check_account(journal, run_id, api)
-                rollout = await prepare_rollback(journal, run_id, api)
+                _check_account(journal, resolved, api)
+                rollout = await prepare_rollback(journal, resolved, api)
                 await _confirm_and_execute(rollout, api, journal, dry_run=dry_run, yes=yes)
 
         _run(run())
@@ -175,7 +193,7 @@ def rollback(run_id: str, dry_run: bool, yes: bool, journal_path: Path | None, a
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @journal_option
 def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> None:
-    """List the rollout runs in the journal, or the entries of run RUN_ID."""
+    """List the rollout runs in the journal, or the entries of run RUN_ID ("last" for the newest)."""
     with _journal(journal_path, create=False) as journal:
         if run_id is None:
             runs = journal.runs()
@@ -192,6 +210,7 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
             return
 
         try:
+            run_id = journal.resolve_run_id(run_id)
             record = journal.run(run_id)
             entries = journal.entries(run_id)
         except JournalError as error:

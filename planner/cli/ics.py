@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
-import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import click
 
+from planner._files import write_atomically
 from planner.cli._common import EXIT_FAILURE, fail_usage, read_json_file
 from planner.cli.windows import embargo_rule_option, instant_from_option, spec_from_options, spec_options
 from planner.engine import parse_instant
@@ -38,19 +37,6 @@ logger = logging.getLogger("planner.cli.ics")
 
 # The `spec_options` parameters that type a spec in, which a snapshot cannot be combined with.
 _TYPED_SPEC_OPTIONS = ("timezone", "days", "hour", "duration", "embargo")
-
-
-def _write_atomically(text: str, output: Path) -> None:
-    """Write `text` next to `output` and rename it into place, so no half-written file remains."""
-    directory = output.resolve().parent
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _checked_range(start: datetime, end: datetime, end_text: str | None) -> None:
@@ -227,7 +213,7 @@ def ics(
         stdout.flush()
         return
     try:
-        _write_atomically(calendar.text, output)
+        write_atomically(output, calendar.to_bytes())
     except OSError as error:
         click.echo(f"Error: cannot write {str(output)!r}: {error.strerror}", err=True)
         sys.exit(EXIT_FAILURE)

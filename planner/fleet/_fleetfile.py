@@ -330,9 +330,9 @@ class _Parser:
         window_values = {field: raw[key] for field, key in _SPEC_KEYS.items() if key in raw}
         before = len(self.problems)
         # The engine would read true as 1 and an empty list as "every day", so catch both here.
-        for field in ("hour_of_day", "duration_hours"):
-            if isinstance(window_values.get(field), bool):
-                self.report(_at(where, _SPEC_KEYS[field]), f"expected a number of hours, got {window_values.pop(field)!r}")
+        for name in ("hour_of_day", "duration_hours"):
+            if isinstance(window_values.get(name), bool):
+                self.report(_at(where, _SPEC_KEYS[name]), f"expected a number of hours, got {window_values.pop(name)!r}")
         if isinstance(window_values.get("days_of_week"), list) and not window_values["days_of_week"]:
             self.report(_at(where, "days"), 'empty; name at least one day, such as ["Saturday", "Sunday"] or ["Mon-Fri"]')
             window_values.pop("days_of_week")

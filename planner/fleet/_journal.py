@@ -76,6 +76,10 @@ def strip_secrets(value: Any) -> Any:
     return value
 
 
+# The run id that stands for the newest run in the journal, for `planner rollback last`.
+LAST_RUN = "last"
+
+
 @dataclass(frozen=True, slots=True)
 class NewEntry:
     """A connector to record when a run is created."""
@@ -298,6 +302,15 @@ class Journal:
         """Return every run, newest first."""
         rows = self._db.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC").fetchall()
         return [self._run_from_row(row) for row in rows]
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """Return `run_id`, or the newest run's id for "last"; raise RunNotFoundError if there is none."""
+        if run_id != LAST_RUN:
+            return run_id
+        row = self._db.execute("SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise RunNotFoundError(f"journal {str(self.path)!r} has no runs, so there is no last run")
+        return str(row[0])
 
     def run(self, run_id: str) -> RunRecord:
         """Return one run; raise RunNotFoundError when the journal has no such run."""

@@ -11,13 +11,12 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner._files import write_atomically
 from planner.engine import (
     MAX_EMBARGO_DATES,
     SpecError,
@@ -181,18 +180,8 @@ def _content_hash(body: Mapping[str, Any]) -> str:
 
 def save_plan(plan: Plan, path: str | Path) -> None:
     """Write a plan as JSON, atomically: a reader sees the old file or the whole new one."""
-    target = Path(path)
     text = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"))
 
 
 def plan_from_json(data: Any, *, source: str = "<plan>") -> Plan:
