@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -107,3 +108,31 @@ def test_serve_live_keeps_last_good_calendars() -> None:
     # The client logs each failed attempt while it retries; the feed keeps its last calendars.
     assert "WARNING planner.cloudflare" in log
     assert TOKEN not in log
+
+
+def test_ics_live_skips_unreadable_connector() -> None:
+    """One connector the engine cannot read is skipped with a warning; the others are exported."""
+    connectors = seed_connectors()
+    connectors[1]["timezone"] = "Mars/Olympus_Mons"
+    with Emulator(connectors, account_id=ACCOUNT_ID, token=TOKEN) as server:
+        result = CliRunner(env=_environment(server)).invoke(main, ["ics", "--live", *RANGE])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Warning: skipped ")
+    assert "Mars/Olympus_Mons" in result.stderr
+    described = " ".join(event.description or "" for event in parse_with_ical(result.stdout).events)
+    assert connectors[0]["id"] in described
+    assert connectors[1]["id"] not in described
+
+
+def test_lone_surrogate_in_notes(tmp_path: Path) -> None:
+    """A lone UTF-16 surrogate in notes, valid in JSON, becomes U+FFFD instead of a crash."""
+    connector = seed_connectors()[0]
+    connector["notes"] = "bad \ud800 notes"
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps([connector]), encoding="utf-8")
+
+    result = CliRunner().invoke(main, ["ics", "--snapshot", str(snapshot), *RANGE])
+
+    assert result.exit_code == 0, result.stderr
+    assert "bad \ufffd notes" in result.stdout

@@ -28,9 +28,10 @@ from planner.ical import (
     fleet_calendar,
     read_snapshot,
     spec_calendar,
+    valid_connectors,
 )
 from planner.cli.api import client_options, handle_api_errors, make_client_options, open_client
-from planner.cloudflare import ClientOptions
+from planner.cloudflare import ClientOptions, ConnectorsClient
 from planner.ical.feed import FeedServer, FeedSettings, api_source, read_token_file, snapshot_source
 
 logger = logging.getLogger("planner.cli.ics")
@@ -45,7 +46,7 @@ def _checked_range(start: datetime, end: datetime, end_text: str | None) -> None
 
 
 def _fleet_calendar(
-    read_connectors: Callable[[], Iterable[Mapping[str, Any]]],
+    read_connectors: Callable[[], Iterable[Mapping[str, Any] | Connector]],
     source_flag: str,
     options: dict[str, Any],
     start_text: str | None,
@@ -98,6 +99,18 @@ def _single_calendar(
         connector = Connector.from_api(data, tz_database=options["tz_database"])
         return connector_calendar(connector, export, name=name), spec.warnings
     return spec_calendar(spec, export, name=name), spec.warnings
+
+
+def _valid_live_connectors(client: ConnectorsClient) -> list[Connector]:
+    """List the account's connectors, skipping with a warning any whose window cannot be read.
+
+    Unlike a snapshot the user passes, the API's data is not the user's input to fix, so one bad
+    connector should not stop the export of the others.
+    """
+    connectors, skipped = valid_connectors(api_source(client)())
+    for reason in skipped:
+        click.echo(f"Warning: skipped {reason}", err=True)
+    return connectors
 
 
 # Options that `planner ics` and `planner serve` share.
@@ -195,7 +208,13 @@ def ics(
         elif live:
             with handle_api_errors(), open_client(api_options) as client:
                 calendar = _fleet_calendar(
-                    api_source(client), "--live", options, start_text, end_text, export_settings, name
+                    lambda: _valid_live_connectors(client),
+                    "--live",
+                    options,
+                    start_text,
+                    end_text,
+                    export_settings,
+                    name,
                 )
         else:
             calendar, spec_warnings = _single_calendar(

@@ -16,7 +16,9 @@ from __future__ import annotations
 import email.utils
 import hmac
 import json
+import itertools
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -335,6 +337,18 @@ class FeedHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], feed: CalendarFeed | None = None) -> None:
         super().__init__(address, _Handler)
         self.feed: CalendarFeed = feed  # type: ignore[assignment]  # set right after binding
+        self._disconnects = itertools.count(1)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a request that failed; a client that hung up mid-response is counted, not traced."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            # Calendar clients drop connections routinely; one line per thousand is enough.
+            count = next(self._disconnects)
+            if count % 1000 == 1:
+                logger.info("client %s disconnected mid-response (%d so far): %s", client_address[0], count, error)
+            return
+        logger.error("request from %s failed", client_address[0], exc_info=error)
 
 
 class FeedServer:
