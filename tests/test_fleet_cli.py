@@ -163,7 +163,8 @@ def test_history_lists_runs_and_entries(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     assert "no run 'nope'" in unknown.stderr
     assert no_journal.exit_code == 2
-    assert "no journal at" in no_journal.stderr
+    assert f"journal '{tmp_path / 'none.sqlite3'}' does not exist; check the path given to --journal" in no_journal.stderr
+    assert not (tmp_path / "none.sqlite3").exists()
 
 
 def test_rollback_other_account_rejected(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from planner.fleet._errors import (
     FleetError,
     FleetFileError,
     JournalError,
+    JournalNotFoundError,
     PlanError,
     RemoteError,
     RunNotFoundError,
@@ -57,6 +58,7 @@ from planner.fleet._rollout import (
     prepare_apply,
     prepare_resume,
     prepare_rollback,
+    rollback_target,
 )
 from planner.fleet._stagger import StaggerMember, candidate_hours, stagger_hours
 
@@ -75,6 +77,7 @@ __all__ = [
     "HolidayRegion",
     "Journal",
     "JournalError",
+    "JournalNotFoundError",
     "NewEntry",
     "PLAN_CALENDAR_NAME",
     "Plan",
@@ -108,6 +111,7 @@ __all__ = [
     "prepare_apply",
     "prepare_resume",
     "prepare_rollback",
+    "rollback_target",
     "save_plan",
     "stagger_hours",
     "strip_secrets",

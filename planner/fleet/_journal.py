@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import platformdirs
 
-from planner.fleet._errors import JournalError, RunNotFoundError
+from planner.fleet._errors import JournalError, JournalNotFoundError, RunNotFoundError
 
 RunKind = Literal["apply", "rollback"]
-RunStatus = Literal["running", "completed", "failed"]
+# "interrupted" marks a run stopped by Ctrl-C or SIGTERM. A run killed with SIGKILL stays "running".
+RunStatus = Literal["running", "completed", "failed", "interrupted"]
 EntryStatus = Literal["pending", "in_flight", "done", "unchanged", "conflict", "failed"]
 
 #: Entry statuses after which nothing more is sent for the connector in that run.
@@ -169,8 +170,11 @@ class Journal:
     A journal is not safe for concurrent use: call its methods from one thread at a time.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open the journal at `path`. With `create=False`, raise JournalNotFoundError when there is no file."""
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise JournalNotFoundError(f"journal {str(self.path)!r} does not exist")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # The file contains connector notes and site ids, which are private to the account.
@@ -293,6 +297,22 @@ class Journal:
             )
         return self.run(run_id)
 
+    def interrupt_run(self, run_id: str) -> RunRecord:
+        """Mark a run stopped before it finished, so history shows it is no longer running."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE run_id = ?", (_now().isoformat(), run_id)
+            )
+        return self.run(run_id)
+
+    def replace_before(self, run_id: str, connector_id: str, before: Mapping[str, Any]) -> None:
+        """Record a newer before-state for an entry, when a forced resume overwrites someone else's change."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE entries SET before = ?, updated_at = ? WHERE run_id = ? AND connector_id = ?",
+                (_dump(before), _now().isoformat(), run_id, connector_id),
+            )
+
     def reopen_run(self, run_id: str) -> None:
         """Mark a run as running again, before it is resumed."""
         with self._transaction():
@@ -316,9 +336,7 @@ class Journal:
         """Return one run; raise RunNotFoundError when the journal has no such run."""
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
-            raise RunNotFoundError(
-                f"no run {run_id!r} in journal {str(self.path)!r}; `planner history` lists the runs"
-            )
+            raise RunNotFoundError(f"no run {run_id!r} in journal {str(self.path)!r}", run_id)
         return self._run_from_row(row)
 
     def entries(self, run_id: str) -> list[EntryRecord]:
