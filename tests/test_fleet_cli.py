@@ -192,3 +192,14 @@ def test_plan_ics_writes_calendar(tmp_path: Path) -> None:
     assert events > 0
     assert f"Wrote {events} windows to {calendar}." in result.stderr
     assert json.loads(result.stdout)["connectors"]
+
+
+def test_plan_warns_policy_matching_nothing(tmp_path: Path) -> None:
+    fleet, snapshot = write_inputs(tmp_path)
+    fleet.write_text(FLEET + '[[policy]]\nname = "europe"\nmatch = { timezone = "Europa/*" }\nhour = 3\n')
+
+    result = CliRunner().invoke(main, ["plan", str(fleet), "--snapshot", str(snapshot), "--markdown"])
+
+    assert result.exit_code == 0, result.output
+    assert "Warning: policy 'europe' matches no connectors; check its match table\n" in result.stderr
+    assert "- fleet file: policy 'europe' matches no connectors; check its match table" in result.stdout
