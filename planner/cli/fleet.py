@@ -354,8 +354,8 @@ def _execute(
         interrupted = isinstance(stop, KeyboardInterrupt)
         message = "Interrupted" if interrupted else "Terminated"
         if started:
-            message += (f"; run {started[0]} is marked interrupted. Finish it with: "
-                        f"planner apply --resume {started[0]}{_journal_flag(journal_path)}")
+            message += (f": run {started[0]} is marked interrupted; finish it with "
+                        f"`planner apply --resume {started[0]}{_journal_flag(journal_path)}`")
         click.echo(f"\n{message}.", err=True)
         sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
 
