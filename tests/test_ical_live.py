@@ -104,7 +104,7 @@ def test_serve_live_keeps_last_good_calendars() -> None:
         process.send_signal(signal.SIGTERM)
         _, log = process.communicate(timeout=20)
 
-    assert process.returncode == 0
+    assert process.returncode == 0, log[-3000:]
     # The client logs each failed attempt while it retries; the feed keeps its last calendars.
     assert "WARNING planner.cloudflare" in log
     assert TOKEN not in log

@@ -351,6 +351,6 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        # The API client is left to the process's exit: the refresh thread may still be inside a
+        # request on the client's event loop, which another thread cannot close.
         server.stop()
-        if live:
-            client.close()
