@@ -249,7 +249,7 @@ def test_cli_hints_repeat_journal_and_force_resume(tmp_path: Path) -> None:
         applied = runner.invoke(main, ["apply", str(plan_path), "--yes", "--journal", str(journal)], env=env)
         plain = runner.invoke(main, ["apply", "--resume", "last", "--yes", "--journal", str(journal)], env=env)
         forced = runner.invoke(main, ["apply", "--resume", "last", "--yes", "--force", "--journal", str(journal)], env=env)
-        kept = server.connector(edited["id"])
+        overwritten = server.connector(edited["id"])
 
     run_id = json.loads(runner.invoke(main, ["history", "--json", "--journal", str(journal)]).stdout)[0]["run_id"]
     quoted = f"'{journal}'"
@@ -261,8 +261,8 @@ def test_cli_hints_repeat_journal_and_force_resume(tmp_path: Path) -> None:
     assert "1 conflict" in plain.stdout
     assert forced.exit_code == 0, forced.output
     assert f"Run {run_id} completed:" in forced.stdout
-    assert kept is not None
-    assert kept["interrupt_window_hour_of_day"] == edited["desired"]["interrupt_window_hour_of_day"]
+    assert overwritten is not None
+    assert overwritten["interrupt_window_hour_of_day"] == edited["desired"]["interrupt_window_hour_of_day"]
 
 
 def test_cli_missing_default_journal_not_created(tmp_path: Path) -> None:

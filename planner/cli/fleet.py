@@ -211,7 +211,7 @@ def rollback(run_id: str, dry_run: bool, yes: bool, journal_path: Path | None, a
             fail_usage([_run_not_found(error, journal_path)])
         except JournalError as error:
             fail_usage([str(error)])
-        # "last" is resolved here, so say which run it became before anything is asked or sent.
+        # "last" may not be the run the user expects, so name the run before any request is sent.
         click.echo(f"Rolling back run {_describe_run(target)}.", err=True)
 
         async def prepare(api: ClientConnectorsAPI) -> Rollout:
@@ -285,7 +285,10 @@ def _run_rollout(
 
 
 def _show_and_confirm(rollout: Rollout, *, dry_run: bool, yes: bool) -> bool:
-    """Print the skipped connectors and the counts; return whether to send, or exit."""
+    """Print the skipped connectors and the counts, and return True when the requests should be sent.
+
+    A dry run prints the requests and returns False. A declined confirmation exits with status 1.
+    """
     for action in rollout.actions:
         if action.kind in ("conflict", "missing"):
             click.echo(f"Skipping {action.label}: {action.reason}", err=True)
@@ -333,21 +336,26 @@ def _confirm(question: str) -> bool:
             return True
         if answer in ("", "n", "no"):
             return False
-        click.echo(f"Error: invalid input {answer!r}; answer y or n.", err=True)
+        click.echo(f"Error: invalid input {answer!r}; enter y or n.", err=True)
 
 
 def _execute(
     runner: asyncio.Runner, rollout: Rollout, api: ClientConnectorsAPI, journal: Journal, journal_path: Path | None
 ) -> RunResult:
-    """Execute the rollout with a progress bar; on Ctrl-C or SIGTERM, say how to finish the run and exit."""
+    """Execute the rollout with a progress bar. On Ctrl-C or SIGTERM, print how to finish the run and exit."""
     started: list[str] = []
     to_send = len(rollout.to_send)
+    # Without a terminal the bar prints only its label, once, so the label must read as a sentence.
+    bar: contextlib.AbstractContextManager[Any] = (
+        click.progressbar(length=to_send, label=f"Sending {to_send} PATCH request(s)", file=sys.stderr)
+        if to_send else contextlib.nullcontext()
+    )
     try:
-        # Without a terminal the bar prints only its label, once, so the label must read as a sentence.
-        with click.progressbar(length=to_send, label=f"Sending {to_send} PATCH request(s)", file=sys.stderr) as bar:
+        with bar as shown:
             return runner.run(_cancel_on_sigterm(execute(
                 rollout, api, journal, concurrency=api.max_concurrency, account_id=api.account_id,
-                progress=lambda finished, total, label, status: bar.update(1), on_start=started.append,
+                progress=None if shown is None else lambda finished, total, label, status: shown.update(1),
+                on_start=started.append,
             )))
     except (KeyboardInterrupt, asyncio.CancelledError) as stop:
         # asyncio.Runner raises KeyboardInterrupt for Ctrl-C, and CancelledError for the SIGTERM handler's cancel.
