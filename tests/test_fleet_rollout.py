@@ -14,6 +14,7 @@ from planner.fleet import (
     JournalError,
     NewEntry,
     Plan,
+    RunResult,
     execute,
     make_plan,
     parse_fleet_file,
@@ -281,12 +282,17 @@ def test_every_entry_in_flight_before_its_request(journal: Journal) -> None:
     assert seen == ["in_flight"] * 4
 
 
-def test_resume_keeps_conflict_without_force(journal: Journal) -> None:
+def apply_with_conflict(journal: Journal) -> tuple[FakeConnectorsAPI, RunResult]:
+    """Apply a plan to two connectors after conn-0001 was edited, so its entry is a conflict."""
     connectors = [make_connector(1), make_connector(2)]
     plan = plan_for(connectors)
     api = FakeConnectorsAPI(connectors)
     api.connectors["conn-0001"]["interrupt_window_hour_of_day"] = 13
-    first = asyncio.run(execute(asyncio.run(prepare_apply(plan, api)), api, journal))
+    return api, asyncio.run(execute(asyncio.run(prepare_apply(plan, api)), api, journal))
+
+
+def test_resume_keeps_conflict_without_force(journal: Journal) -> None:
+    api, first = apply_with_conflict(journal)
 
     resumed = asyncio.run(prepare_resume(journal, first.run.run_id, api))
 
@@ -296,11 +302,7 @@ def test_resume_keeps_conflict_without_force(journal: Journal) -> None:
 
 
 def test_resume_force_overwrites_apply_conflict(journal: Journal) -> None:
-    connectors = [make_connector(1), make_connector(2)]
-    plan = plan_for(connectors)
-    api = FakeConnectorsAPI(connectors)
-    api.connectors["conn-0001"]["interrupt_window_hour_of_day"] = 13
-    first = asyncio.run(execute(asyncio.run(prepare_apply(plan, api)), api, journal))
+    api, first = apply_with_conflict(journal)
     # Someone changes the connector again after the run recorded the conflict.
     api.connectors["conn-0001"]["interrupt_window_duration_hours"] = 7
 
