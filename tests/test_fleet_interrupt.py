@@ -96,3 +96,24 @@ def test_ctrl_c_at_confirmation_exits_130(tmp_path: Path) -> None:
     assert "Aborted" not in stderr
     assert methods == {"GET"}
     assert stdout == ""
+
+
+def test_history_flags_sigkilled_run(tmp_path: Path) -> None:
+    seeds = generate_connectors(8, seed=21)
+    plan_path = write_plan(tmp_path, seeds)
+    journal_path = tmp_path / "j.sqlite3"
+    with Emulator(seeds, faults=Faults(latency=0.05)) as server:
+        env = {**os.environ, **cli_env(server), "PYTHONWARNINGS": "error"}
+        process = subprocess.Popen(
+            planner_command("apply", str(plan_path), "--yes", "--journal", str(journal_path), "--max-concurrency", "1"),
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )
+        wait_for_requests(server, process, 3)
+        process.kill()
+        process.wait(timeout=20)
+
+    listed = subprocess.run(planner_command("history", "--journal", str(journal_path)), env=env,
+                            capture_output=True, text=True, timeout=60)
+
+    assert listed.returncode == 0, listed.stderr
+    assert f"running, but process {process.pid} is gone" in listed.stdout

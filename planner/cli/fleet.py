@@ -48,6 +48,7 @@ from planner.fleet import (
     prepare_resume,
     prepare_rollback,
     rollback_target,
+    run_process_gone,
     save_plan,
 )
 from planner.fleet._calendar import plan_calendar
@@ -235,7 +236,7 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
                 return
             rows: list[tuple[str, ...]] = [("RUN", "KIND", "STATUS", "STARTED", "FINISHED", "ENTRIES", "SOURCE")]
             rows += [
-                (run.run_id, run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}", run.status,
+                (run.run_id, run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}", _status(run),
                  _stamp(run.started_at), _stamp(run.finished_at), _counts(run.counts), run.source or "")
                 for run in runs
             ]
@@ -248,7 +249,7 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
         if as_json:
             echo_json({**record.to_json(), "entries": [entry.to_json() for entry in entries]})
             return
-        click.echo(f"Run {record.run_id} ({record.kind}), {record.status}, started {_stamp(record.started_at)}, "
+        click.echo(f"Run {record.run_id} ({record.kind}), {_status(record)}, started {_stamp(record.started_at)}, "
                    f"finished {_stamp(record.finished_at)}: {_counts(record.counts)}")
         entry_rows: list[tuple[str, ...]] = [("CONNECTOR", "STATUS", "ATTEMPTS", "UPDATED", "ERROR")]
         entry_rows += [(entry.label, entry.status, str(entry.attempts), _stamp(entry.updated_at), entry.error or "")
@@ -423,11 +424,18 @@ def _journal_flag(journal_path: Path | None) -> str:
     return "" if journal_path is None else f" --journal {shlex.quote(str(journal_path))}"
 
 
+def _status(run: RunRecord) -> str:
+    # A SIGKILL leaves a run marked running, with no process left to finish it.
+    if run_process_gone(run):
+        return f"running, but process {run.pid} is gone"
+    return run.status
+
+
 def _describe_run(run: RunRecord) -> str:
     kind = run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}"
     source = f", from {run.source}" if run.source else ""
     if run.finished_at is None:
-        return f"{run.run_id} ({kind}{source}, {run.status}, started {_stamp(run.started_at)})"
+        return f"{run.run_id} ({kind}{source}, {_status(run)}, started {_stamp(run.started_at)})"
     return f"{run.run_id} ({kind}{source}, {run.status}, finished {_stamp(run.finished_at)})"
 
 

@@ -36,6 +36,7 @@ from planner.fleet._journal import (
     NewEntry,
     RunRecord,
     default_journal_path,
+    run_process_gone,
     strip_secrets,
 )
 from planner.fleet._plan import (
@@ -112,6 +113,7 @@ __all__ = [
     "prepare_resume",
     "prepare_rollback",
     "rollback_target",
+    "run_process_gone",
     "save_plan",
     "stagger_hours",
     "strip_secrets",
