@@ -203,3 +203,16 @@ def test_plan_warns_policy_matching_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Warning: policy 'europe' matches no connectors; check its match table\n" in result.stderr
     assert "- fleet file: policy 'europe' matches no connectors; check its match table" in result.stdout
+
+
+def test_resume_last_empty_journal_hint(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Journal(state / "planner" / "journal.sqlite3"):
+        pass
+    env = {"XDG_STATE_HOME": str(state), "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4",
+           "CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_API_TOKEN": "t"}
+
+    result = CliRunner().invoke(main, ["apply", "--resume", "last", "--yes"], env=env)
+
+    assert result.exit_code == 2
+    assert "has no runs, so there is no last run; pass the --journal PATH that `planner apply` used" in result.stderr

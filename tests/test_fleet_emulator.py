@@ -229,7 +229,7 @@ def test_cli_rollback_last_twice_rejected(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert f"Rolling back run {apply_id} (apply, from {fleet}, completed, finished " in first.stderr
     assert second.exit_code == 2
-    assert (f"Error: the newest run {rollback_id} is a rollback of {apply_id}; give {rollback_id}'s id "
+    assert (f"Error: the newest run {rollback_id} is a rollback of {apply_id}; give its id, {rollback_id}, "
             "to undo the rollback itself") in second.stderr
     assert patches_after == patches
     assert len(runs) == 2

@@ -363,6 +363,6 @@ def test_rollback_last_skips_no_rollback(journal: Journal) -> None:
     assert first.run_id == applied.run.run_id
     assert str(raised.value) == (
         f"the newest run {rolled.run.run_id} is a rollback of {applied.run.run_id}; "
-        f"give {rolled.run.run_id}'s id to undo the rollback itself"
+        f"give its id, {rolled.run.run_id}, to undo the rollback itself"
     )
     assert rollback_target(journal, rolled.run.run_id).kind == "rollback"

@@ -77,9 +77,11 @@ def _resolve(journal: Journal, run_id: str, journal_path: Path | None) -> str:
 
 
 def _run_not_found(error: RunNotFoundError, journal_path: Path | None) -> str:
-    if error.run_id is None:
-        return str(error)
-    return f"{error}; `planner history{_journal_flag(journal_path)}` lists the runs"
+    if error.run_id is not None:
+        return f"{error}; `planner history{_journal_flag(journal_path)}` lists the runs"
+    if journal_path is None:
+        return f"{error}; pass the --journal PATH that `planner apply` used"
+    return str(error)
 
 
 @click.command()

@@ -210,7 +210,7 @@ def rollback_target(journal: Journal, run_id: str) -> RunRecord:
     run = journal.run(journal.resolve_run_id(run_id))
     if run_id == LAST_RUN and run.kind == "rollback":
         raise JournalError(
-            f"the newest run {run.run_id} is a rollback of {run.parent_run_id}; give {run.run_id}'s id "
+            f"the newest run {run.run_id} is a rollback of {run.parent_run_id}; give its id, {run.run_id}, "
             "to undo the rollback itself"
         )
     return run
