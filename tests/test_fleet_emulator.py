@@ -278,3 +278,23 @@ def test_cli_missing_default_journal_not_created(tmp_path: Path) -> None:
         assert result.exit_code == 2
         assert "does not exist; pass the --journal PATH that `planner apply` used" in result.stderr
     assert not state.exists()
+
+
+def test_cli_no_retry_hint_for_deleted(tmp_path: Path) -> None:
+    runner = CliRunner()
+    fleet = write_fleet(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    seeds = generate_connectors(4, seed=4)
+    snapshot = tmp_path / "snapshot.json"
+    # The snapshot still lists a connector that the account no longer has.
+    snapshot.write_text(json.dumps([*seeds, {**seeds[0], "id": "deleted-connector", "site_id": "gone"}]))
+    with Emulator(seeds) as server:
+        env = cli_env(server)
+        assert runner.invoke(main, ["plan", str(fleet), "--snapshot", str(snapshot), "--out", str(plan_path)]).exit_code == 0
+        applied = runner.invoke(main, ["apply", str(plan_path), "--yes", "--journal", str(tmp_path / "j.sqlite3")], env=env)
+
+    assert applied.exit_code == 1
+    assert "deleted-connector" in applied.stderr
+    assert "not found in the account" in applied.stderr
+    assert "Retry the failed connectors" not in applied.stderr
+    assert "Undo the run with `planner rollback " in applied.stderr

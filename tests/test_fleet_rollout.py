@@ -16,6 +16,7 @@ from planner.fleet import (
     Plan,
     RunResult,
     execute,
+    is_missing,
     make_plan,
     parse_fleet_file,
     prepare_apply,
@@ -125,6 +126,7 @@ def test_deleted_connector_fails(journal: Journal) -> None:
     assert result.entries[0].status == "failed"
     assert result.entries[0].error is not None
     assert "not found" in result.entries[0].error
+    assert is_missing(result.entries[0])
 
 
 def test_failed_request_then_resume(journal: Journal) -> None:
@@ -138,6 +140,7 @@ def test_failed_request_then_resume(journal: Journal) -> None:
 
     assert first.run.counts == {"done": 3, "failed": 1}
     assert "HTTP 500" in (first.entries[2].error or "")
+    assert not is_missing(first.entries[2])
     assert [action.connector_id for action in resumed.actions] == ["conn-0002"]
     assert second.run.run_id == first.run.run_id
     assert second.succeeded

@@ -41,6 +41,7 @@ from planner.fleet import (
     RunResult,
     default_journal_path,
     execute,
+    is_missing,
     load_fleet_file,
     load_plan,
     make_plan,
@@ -409,7 +410,8 @@ def _report(result: RunResult, journal_path: Path | None) -> None:
 
     flag = _journal_flag(journal_path)
     hints = []
-    if run.counts.get("failed"):
+    missing = sum(1 for entry in result.entries if is_missing(entry))
+    if run.counts.get("failed", 0) > missing:
         hints.append(f"Retry the failed connectors with `planner apply --resume {run.run_id}{flag}`.")
     if run.counts.get("conflict"):
         hints.append(f"Overwrite the conflicts with `planner apply --resume {run.run_id} --force{flag}`, "

@@ -33,6 +33,12 @@ from planner.fleet._plan import Plan
 
 ActionKind = Literal["send", "unchanged", "conflict", "missing", "done"]
 
+# The errors recorded for a connector the account no longer has. A retry cannot help these.
+_MISSING_FROM_PLAN = "not found in the account, so it was deleted or the plan is for another account"
+_MISSING_TO_RESTORE = "not found in the account any more, so nothing can be restored"
+_MISSING_TO_SEND = "not found in the account any more, so nothing can be sent"
+_MISSING_REASONS = frozenset({_MISSING_FROM_PLAN, _MISSING_TO_RESTORE, _MISSING_TO_SEND})
+
 #: Called after each connector finishes: (finished so far, total to send, connector label, status).
 ProgressCallback = Callable[[int, int, str, EntryStatus], None]
 
@@ -112,7 +118,7 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
         now = current.get(item.connector_id)
         if now is None:
             actions.append(Action(item.connector_id, item.label, "missing", item.before, item.desired,
-                                  reason="not found in the account, so it was deleted or the plan is for another account"))
+                                  reason=_MISSING_FROM_PLAN))
             continue
         changed = differing_fields(window_fields(now), window_fields(item.before))
         # A connector that already holds the desired window (the plan was applied before, or
@@ -143,7 +149,7 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, restore,
-                                  reason="not found in the account any more, so nothing can be restored"))
+                                  reason=_MISSING_TO_RESTORE))
             continue
         if not differing_fields(window_fields(now), restore):
             actions.append(Action(entry.connector_id, entry.label, "unchanged", now, restore))
@@ -175,7 +181,7 @@ async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, f
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, entry.desired,
-                                  reason="not found in the account any more, so nothing can be sent"))
+                                  reason=_MISSING_TO_SEND))
             continue
         if not differing_fields(window_fields(now), entry.desired):
             actions.append(Action(entry.connector_id, entry.label, "done", now, entry.desired))
@@ -198,6 +204,11 @@ async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, f
         actions.append(_send_or_unchanged(entry.connector_id, entry.label, now, entry.desired))
     return Rollout(run.kind, tuple(actions), source=run.source, plan_hash=run.plan_hash,
                    parent_run_id=run.parent_run_id, run_id=run_id)
+
+
+def is_missing(entry: EntryRecord) -> bool:
+    """Return whether an entry failed because its connector is not in the account, so resuming cannot help."""
+    return entry.status == "failed" and entry.error in _MISSING_REASONS
 
 
 def rollback_target(journal: Journal, run_id: str) -> RunRecord:
