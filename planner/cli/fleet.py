@@ -437,7 +437,8 @@ def _status(run: RunRecord) -> str:
 
 def _describe_run(run: RunRecord) -> str:
     kind = run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}"
-    source = f", from {run.source}" if run.source else ""
+    # A rollback's source repeats "rollback of RUN", which the kind already says.
+    source = f", from {run.source}" if run.source and run.parent_run_id is None else ""
     if run.finished_at is None:
         return f"{run.run_id} ({kind}{source}, {_status(run)}, started {_stamp(run.started_at)})"
     return f"{run.run_id} ({kind}{source}, {run.status}, finished {_stamp(run.finished_at)})"

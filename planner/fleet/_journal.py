@@ -29,7 +29,8 @@ RunKind = Literal["apply", "rollback"]
 RunStatus = Literal["running", "completed", "failed", "interrupted"]
 EntryStatus = Literal["pending", "in_flight", "done", "unchanged", "conflict", "failed"]
 
-#: Entry statuses after which nothing more is sent for the connector in that run.
+#: Entry statuses after which nothing more is sent for the connector in that run, except that
+#: a resume with `force` overwrites a conflict.
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "unchanged", "conflict"})
 
 _RUN_COLUMNS = "run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at, finished_at, pid, host"
