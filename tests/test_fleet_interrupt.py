@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -36,6 +37,22 @@ def wait_for_requests(server: Emulator, process: subprocess.Popen[str], count: i
     deadline = time.monotonic() + 20
     while len(server.request_log()) < count and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def read_until(process: subprocess.Popen[str], text: str) -> str:
+    """Read the process's stderr until `text` appears or 20 seconds pass, and return what was read."""
+    assert process.stderr is not None
+    descriptor = process.stderr.fileno()
+    received = b""
+    deadline = time.monotonic() + 20
+    while text.encode() not in received and time.monotonic() < deadline:
+        ready, _, _ = select.select([descriptor], [], [], 0.1)
+        if ready:
+            chunk = os.read(descriptor, 4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.decode()
 
 
 @pytest.mark.parametrize(("signal_number", "exit_status", "message"), [
@@ -81,11 +98,10 @@ def test_ctrl_c_at_confirmation_exits_130(tmp_path: Path) -> None:
         env = {**os.environ, **cli_env(server), "PYTHONWARNINGS": "error"}
         process = subprocess.Popen(planner_command("apply", str(plan_path), "--journal", str(tmp_path / "j.sqlite3")),
                                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for_requests(server, process, 1)
-        # The prompt follows the list request; give the command time to print it and wait for input.
-        time.sleep(0.5)
+        prompt = read_until(process, "[y/N]: ")
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=20)
+        stdout, rest = process.communicate(timeout=20)
+        stderr = prompt + rest
         methods = {record.method for record in server.request_log()}
 
     assert process.returncode == 130, stderr
