@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from planner.engine import DAY_NAMES, WindowSpec, expand

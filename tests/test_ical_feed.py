@@ -454,3 +454,24 @@ def test_token_file(tmp_path: Path) -> None:
         read_token_file(path)
     with pytest.raises(FeedConfigError, match="cannot read token file"):
         read_token_file(tmp_path / "missing")
+
+
+def test_disconnect_is_logged_not_traced(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    """A client that hangs up mid-response costs one log line, not a traceback on stderr."""
+    from planner.ical.feed import FeedHTTPServer
+
+    server = FeedHTTPServer(("127.0.0.1", 0))
+    try:
+        with caplog.at_level(logging.INFO, logger="planner.ical.feed"):
+            for _ in range(3):
+                try:
+                    raise BrokenPipeError(32, "Broken pipe")
+                except BrokenPipeError:
+                    server.handle_error(None, ("127.0.0.1", 50000))
+    finally:
+        server.server_close()
+
+    assert capsys.readouterr().err == ""
+    assert [record.getMessage() for record in caplog.records] == [
+        "client 127.0.0.1 disconnected mid-response (1 so far): [Errno 32] Broken pipe"
+    ]

@@ -16,6 +16,7 @@ def main() -> None:
 # Each command lives in its own module and is added to `main` here.
 from planner.cli import api as _api  # noqa: E402
 from planner.cli import connectors as _connectors  # noqa: E402
+from planner.cli import fleet as _fleet  # noqa: E402
 from planner.cli import ics as _ics  # noqa: E402
 from planner.cli import windows as _windows  # noqa: E402
 
@@ -24,3 +25,7 @@ main.add_command(_connectors.connectors)
 main.add_command(_windows.windows)
 main.add_command(_ics.ics)
 main.add_command(_ics.serve)
+main.add_command(_fleet.plan)
+main.add_command(_fleet.apply)
+main.add_command(_fleet.rollback)
+main.add_command(_fleet.history)

@@ -52,13 +52,29 @@ def client_options(command: F) -> F:
     The values reach the command as one `api_options: ClientOptions` argument; options left
     out fall back to the CLOUDFLARE_* environment variables when the client is built.
     """
+    return make_client_options()(command)
 
+
+def make_client_options(token_file_flag: str = "--token-file") -> Callable[[F], F]:
+    """Return a `client_options` decorator whose API token file option is `token_file_flag`.
+
+    `planner serve` uses `--token-file` for its own feed token, so it names the API's
+    `--api-token-file` instead.
+    """
+
+    def decorate(command: F) -> F:
+        return _add_client_options(command, token_file_flag)
+
+    return decorate
+
+
+def _add_client_options(command: F, token_file_flag: str) -> F:
     @functools.wraps(command)
     def wrapper(
         *args: Any,
         base_url: str | None,
         account_id: str | None,
-        token_file: Path | None,
+        api_token_file: Path | None,
         connect_timeout: float | None,
         read_timeout: float | None,
         max_concurrency: int | None,
@@ -67,7 +83,7 @@ def client_options(command: F) -> F:
         kwargs["api_options"] = ClientOptions(
             base_url=base_url,
             account_id=account_id,
-            token_file=token_file,
+            token_file=api_token_file,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_concurrency=max_concurrency,
@@ -86,7 +102,8 @@ def client_options(command: F) -> F:
             help="Cloudflare account id [default: $CLOUDFLARE_ACCOUNT_ID].",
         ),
         click.option(
-            "--token-file",
+            token_file_flag,
+            "api_token_file",
             type=click.Path(dir_okay=False, path_type=Path),
             metavar="PATH",
             help="File whose first line is the API token [default: $CLOUDFLARE_API_TOKEN, "

@@ -19,6 +19,7 @@ from planner.ical._connector import (
     connectors_from_api,
     parse_snapshot,
     read_snapshot,
+    valid_connectors,
 )
 from planner.ical._events import UID_DOMAIN, EventBlock, render_connector, sequence_of
 from planner.ical._options import (
@@ -61,5 +62,6 @@ __all__ = [
     "render_connector",
     "sequence_of",
     "spec_calendar",
+    "valid_connectors",
     "vtimezone",
 ]

@@ -185,3 +185,20 @@ def read_snapshot(path: str | Path) -> list[Mapping[str, Any]]:
         return parse_snapshot(data)
     except SnapshotError as error:
         raise SnapshotError(f"snapshot {str(path)!r}: {error}") from None
+
+
+def valid_connectors(items: Iterable[Mapping[str, Any]]) -> tuple[list[Connector], list[str]]:
+    """Return the valid connectors sorted by id, and why each other object was skipped."""
+    connectors: dict[str, Connector] = {}
+    skipped: list[str] = []
+    for item in items:
+        try:
+            connector = Connector.from_api(item)
+        except ConnectorDataError as error:
+            skipped.append(str(error))
+            continue
+        if connector.id in connectors:
+            skipped.append(f"connector id {connector.id!r} appears more than once; kept the first")
+            continue
+        connectors[connector.id] = connector
+    return sorted(connectors.values(), key=lambda connector: connector.id), skipped

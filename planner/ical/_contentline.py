@@ -7,6 +7,8 @@ module contains the few rules that this takes (RFC 5545 section 3.1 for lines, 3
 
 from __future__ import annotations
 
+import re
+
 from datetime import UTC, date, datetime, timedelta
 
 CRLF = "\r\n"
@@ -49,7 +51,12 @@ def fold(line: str) -> str:
     return _fold_unicode(line)
 
 
+# JSON can carry a lone UTF-16 surrogate ("\ud800"), which UTF-8 cannot encode.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _fold_unicode(line: str) -> str:
+    line = _LONE_SURROGATE.sub("\ufffd", line)
     parts: list[str] = []
     current: list[str] = []
     size = 0

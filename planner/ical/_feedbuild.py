@@ -14,10 +14,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 from planner.engine import EmbargoRule, next_windows
 from planner.ical._calendar import FLEET_NAME, assemble_calendar
-from planner.ical._connector import Connector
+from planner.ical._connector import Connector, valid_connectors
 from planner.ical._events import EventBlock, render_connector
 from planner.ical._options import ExportOptions, Recurrence
-from planner.ical.errors import ConnectorDataError, FeedConfigError
+from planner.ical.errors import FeedConfigError
 
 logger = logging.getLogger("planner.ical.feed")
 
@@ -136,23 +136,12 @@ def read_connectors(items: Iterable[Mapping[str, Any]]) -> list[Connector]:
 
     One bad connector in a fleet should not take every other calendar offline.
     """
-    connectors: dict[str, Connector] = {}
-    skipped: list[str] = []
-    for item in items:
-        try:
-            connector = Connector.from_api(item)
-        except ConnectorDataError as error:
-            skipped.append(str(error))
-            continue
-        if connector.id in connectors:
-            skipped.append(f"connector id {connector.id!r} appears more than once; kept the first")
-            continue
-        connectors[connector.id] = connector
+    connectors, skipped = valid_connectors(items)
     if skipped:
         logger.warning(
             "feed skipped %d connector objects: %s", len(skipped), "; ".join(skipped)
         )
-    return sorted(connectors.values(), key=lambda connector: connector.id)
+    return connectors
 
 
 def build_content(
@@ -190,7 +179,7 @@ def build_content(
         bodies[site_path(site_id)] = (CALENDAR_TYPE, calendar.to_bytes())
 
     page = render_index(connectors, sorted(by_site), settings, base_url, now)
-    bodies["/"] = (HTML_TYPE, page.encode("utf-8"))
+    bodies["/"] = (HTML_TYPE, page.encode("utf-8", "replace"))
 
     # Keys are decoded paths, the form the server looks up, so ids with "/", spaces or other
     # reserved characters work as long as links encode them.

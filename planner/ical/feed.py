@@ -16,14 +16,16 @@ from __future__ import annotations
 import email.utils
 import hmac
 import json
+import itertools
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from planner.ical._connector import read_snapshot
@@ -36,6 +38,9 @@ from planner.ical._feedbuild import (
 )
 from planner.ical.errors import FeedConfigError
 
+if TYPE_CHECKING:
+    from planner.cloudflare import ConnectorsClient
+
 __all__ = [
     "CalendarFeed",
     "Clock",
@@ -45,6 +50,7 @@ __all__ = [
     "FeedResource",
     "FeedServer",
     "FeedSettings",
+    "api_source",
     "read_token_file",
     "snapshot_source",
 ]
@@ -68,6 +74,18 @@ def snapshot_source(path: str | Path) -> ConnectorSource:
 
     def read() -> list[Mapping[str, Any]]:
         return read_snapshot(snapshot)
+
+    return read
+
+
+def api_source(client: ConnectorsClient) -> ConnectorSource:
+    """Return a source that lists the connectors through the API on every refresh.
+
+    A failed request raises, so the server keeps its last good calendars and logs the error.
+    """
+
+    def read() -> list[Mapping[str, Any]]:
+        return [connector.to_api() for connector in client.list_connectors()]
 
     return read
 
@@ -319,6 +337,18 @@ class FeedHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], feed: CalendarFeed | None = None) -> None:
         super().__init__(address, _Handler)
         self.feed: CalendarFeed = feed  # type: ignore[assignment]  # set right after binding
+        self._disconnects = itertools.count(1)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a request that failed; a client that hung up mid-response is counted, not traced."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            # Calendar clients drop connections routinely; one line per thousand is enough.
+            count = next(self._disconnects)
+            if count % 1000 == 1:
+                logger.info("client %s disconnected mid-response (%d so far): %s", client_address[0], count, error)
+            return
+        logger.error("request from %s failed", client_address[0], exc_info=error)
 
 
 class FeedServer:

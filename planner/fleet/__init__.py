@@ -1,0 +1,115 @@
+"""Fleet rollouts: fleet files, plans, staggering, the rollout executor and its SQLite journal."""
+
+from __future__ import annotations
+
+from planner.fleet._calendar import PLAN_CALENDAR_NAME, plan_calendar
+from planner.fleet._client import ClientConnectorsAPI
+from planner.fleet._embargo import expand_embargo
+from planner.fleet._errors import (
+    EmbargoLimitError,
+    FileProblem,
+    FleetError,
+    FleetFileError,
+    JournalError,
+    PlanError,
+    RemoteError,
+    RunNotFoundError,
+    StaggerError,
+)
+from planner.fleet._fields import differing_fields, window_fields
+from planner.fleet._fleetfile import (
+    EmbargoSources,
+    FleetFile,
+    HolidayRegion,
+    Policy,
+    Selector,
+    Stagger,
+    StartHours,
+    YearlyRange,
+    load_fleet_file,
+    parse_fleet_file,
+)
+from planner.fleet._journal import (
+    EntryRecord,
+    Journal,
+    NewEntry,
+    RunRecord,
+    default_journal_path,
+    strip_secrets,
+)
+from planner.fleet._plan import (
+    ConnectorPlan,
+    Plan,
+    PlannedWindow,
+    UnmatchedConnector,
+    connector_label,
+    load_plan,
+    make_plan,
+    plan_from_json,
+    save_plan,
+)
+from planner.fleet._rollout import (
+    Action,
+    ConnectorsAPI,
+    Rollout,
+    RunResult,
+    execute,
+    prepare_apply,
+    prepare_resume,
+    prepare_rollback,
+)
+from planner.fleet._stagger import StaggerMember, candidate_hours, stagger_hours
+
+__all__ = [
+    "Action",
+    "ClientConnectorsAPI",
+    "ConnectorPlan",
+    "ConnectorsAPI",
+    "EmbargoLimitError",
+    "EmbargoSources",
+    "EntryRecord",
+    "FileProblem",
+    "FleetError",
+    "FleetFile",
+    "FleetFileError",
+    "HolidayRegion",
+    "Journal",
+    "JournalError",
+    "NewEntry",
+    "PLAN_CALENDAR_NAME",
+    "Plan",
+    "PlanError",
+    "PlannedWindow",
+    "Policy",
+    "RemoteError",
+    "Rollout",
+    "RunNotFoundError",
+    "RunRecord",
+    "RunResult",
+    "Selector",
+    "Stagger",
+    "StaggerError",
+    "StaggerMember",
+    "StartHours",
+    "UnmatchedConnector",
+    "YearlyRange",
+    "candidate_hours",
+    "connector_label",
+    "default_journal_path",
+    "differing_fields",
+    "execute",
+    "expand_embargo",
+    "load_fleet_file",
+    "load_plan",
+    "make_plan",
+    "parse_fleet_file",
+    "plan_calendar",
+    "plan_from_json",
+    "prepare_apply",
+    "prepare_resume",
+    "prepare_rollback",
+    "save_plan",
+    "stagger_hours",
+    "strip_secrets",
+    "window_fields",
+]
