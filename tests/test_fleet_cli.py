@@ -163,7 +163,8 @@ def test_history_lists_runs_and_entries(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     assert "no run 'nope'" in unknown.stderr
     assert no_journal.exit_code == 2
-    assert "no journal at" in no_journal.stderr
+    assert f"journal '{tmp_path / 'none.sqlite3'}' does not exist; check the path given to --journal" in no_journal.stderr
+    assert not (tmp_path / "none.sqlite3").exists()
 
 
 def test_rollback_other_account_rejected(tmp_path: Path) -> None:
@@ -191,3 +192,27 @@ def test_plan_ics_writes_calendar(tmp_path: Path) -> None:
     assert events > 0
     assert f"Wrote {events} windows to {calendar}." in result.stderr
     assert json.loads(result.stdout)["connectors"]
+
+
+def test_plan_warns_policy_matching_nothing(tmp_path: Path) -> None:
+    fleet, snapshot = write_inputs(tmp_path)
+    fleet.write_text(FLEET + '[[policy]]\nname = "europe"\nmatch = { timezone = "Europa/*" }\nhour = 3\n')
+
+    result = CliRunner().invoke(main, ["plan", str(fleet), "--snapshot", str(snapshot), "--markdown"])
+
+    assert result.exit_code == 0, result.output
+    assert "Warning: policy 'europe' matches no connectors; check its match table\n" in result.stderr
+    assert "- fleet file: policy 'europe' matches no connectors; check its match table" in result.stdout
+
+
+def test_resume_last_empty_journal_hint(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Journal(state / "planner" / "journal.sqlite3"):
+        pass
+    env = {"XDG_STATE_HOME": str(state), "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4",
+           "CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_API_TOKEN": "t"}
+
+    result = CliRunner().invoke(main, ["apply", "--resume", "last", "--yes"], env=env)
+
+    assert result.exit_code == 2
+    assert "has no runs, so there is no last run; pass the --journal PATH that `planner apply` used" in result.stderr

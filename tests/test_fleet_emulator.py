@@ -179,6 +179,7 @@ def test_cli_dry_run_and_declined_confirmation_send_nothing(tmp_path: Path) -> N
     with Emulator(generate_connectors(6, seed=4)) as server:
         env = cli_env(server)
         dry = runner.invoke(main, ["apply", str(fleet), "--dry-run", "--journal", journal], env=env)
+        dry_journal_exists = Path(journal).exists()
         declined = runner.invoke(main, ["apply", str(fleet), "--journal", journal], env=env, input="n\n")
         methods = {record.method for record in server.request_log()}
 
@@ -189,7 +190,9 @@ def test_cli_dry_run_and_declined_confirmation_send_nothing(tmp_path: Path) -> N
     assert "Dry run, nothing sent: 6 to change" in dry.stderr
     assert declined.exit_code == 1
     assert "Send 6 PATCH request(s)? [y/N]" in declined.stderr
+    assert declined.stderr.rstrip().endswith("Aborted!")
     assert methods == {"GET"}
+    assert not dry_journal_exists
 
 
 def test_cli_fleet_file_errors_with_locations(tmp_path: Path) -> None:
@@ -206,3 +209,92 @@ def test_cli_fleet_file_errors_with_locations(tmp_path: Path) -> None:
     assert "[[policy]] #1, key 'hour': 25 is out of range" in result.stderr
     assert "[stagger], key 'start_hours': expected a band of start hours" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_cli_rollback_last_twice_rejected(tmp_path: Path) -> None:
+    runner = CliRunner()
+    fleet = write_fleet(tmp_path)
+    journal = str(tmp_path / "j.sqlite3")
+    with Emulator(generate_connectors(6, seed=4)) as server:
+        env = cli_env(server)
+        applied = runner.invoke(main, ["apply", str(fleet), "--yes", "--journal", journal], env=env)
+        first = runner.invoke(main, ["rollback", "last", "--yes", "--journal", journal], env=env)
+        patches = sum(record.method == "PATCH" for record in server.request_log())
+        second = runner.invoke(main, ["rollback", "last", "--yes", "--journal", journal], env=env)
+        patches_after = sum(record.method == "PATCH" for record in server.request_log())
+    runs = json.loads(runner.invoke(main, ["history", "--json", "--journal", journal]).stdout)
+    rollback_id, apply_id = runs[0]["run_id"], runs[1]["run_id"]
+
+    assert applied.exit_code == 0, applied.output
+    assert first.exit_code == 0, first.output
+    assert f"Rolling back run {apply_id} (apply, from {fleet}, completed, finished " in first.stderr
+    assert second.exit_code == 2
+    assert (f"Error: the newest run {rollback_id} is a rollback of {apply_id}; give its id, {rollback_id}, "
+            "to undo the rollback itself") in second.stderr
+    assert patches_after == patches
+    assert len(runs) == 2
+
+
+def test_cli_hints_repeat_journal_and_force_resume(tmp_path: Path) -> None:
+    runner = CliRunner()
+    fleet = write_fleet(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    journal = tmp_path / "my journal.sqlite3"
+    with Emulator(generate_connectors(6, seed=4)) as server:
+        env = cli_env(server)
+        assert runner.invoke(main, ["plan", str(fleet), "--out", str(plan_path)], env=env).exit_code == 0
+        edited = json.loads(plan_path.read_text())["connectors"][2]
+        run_with_api(server, lambda api: api.edit_window(edited["id"], {"interrupt_window_hour_of_day": 13}))
+
+        applied = runner.invoke(main, ["apply", str(plan_path), "--yes", "--journal", str(journal)], env=env)
+        plain = runner.invoke(main, ["apply", "--resume", "last", "--yes", "--journal", str(journal)], env=env)
+        forced = runner.invoke(main, ["apply", "--resume", "last", "--yes", "--force", "--journal", str(journal)], env=env)
+        overwritten = server.connector(edited["id"])
+
+    run_id = json.loads(runner.invoke(main, ["history", "--json", "--journal", str(journal)]).stdout)[0]["run_id"]
+    quoted = f"'{journal}'"
+    assert applied.exit_code == 1
+    assert f"`planner apply --resume {run_id} --force --journal {quoted}`" in applied.stderr
+    assert f"`planner rollback {run_id} --journal {quoted}`" in applied.stderr
+    assert "Retry the failed connectors" not in applied.stderr
+    assert plain.exit_code == 1
+    assert "1 conflict" in plain.stdout
+    assert forced.exit_code == 0, forced.output
+    assert f"Run {run_id} completed:" in forced.stdout
+    assert overwritten is not None
+    assert overwritten["interrupt_window_hour_of_day"] == edited["desired"]["interrupt_window_hour_of_day"]
+
+
+def test_cli_missing_default_journal_not_created(tmp_path: Path) -> None:
+    runner = CliRunner()
+    state = tmp_path / "state"
+    with Emulator(generate_connectors(2, seed=4)) as server:
+        env = {**cli_env(server), "XDG_STATE_HOME": str(state)}
+        resumed = runner.invoke(main, ["apply", "--resume", "last", "--yes"], env=env)
+        rolled = runner.invoke(main, ["rollback", "last", "--yes"], env=env)
+        listed = runner.invoke(main, ["history"], env=env)
+
+    for result in (resumed, rolled, listed):
+        assert result.exit_code == 2
+        assert "does not exist; pass the --journal PATH that `planner apply` used" in result.stderr
+    assert not state.exists()
+
+
+def test_cli_no_retry_hint_for_deleted(tmp_path: Path) -> None:
+    runner = CliRunner()
+    fleet = write_fleet(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    seeds = generate_connectors(4, seed=4)
+    snapshot = tmp_path / "snapshot.json"
+    # The snapshot still lists a connector that the account no longer has.
+    snapshot.write_text(json.dumps([*seeds, {**seeds[0], "id": "deleted-connector", "site_id": "gone"}]))
+    with Emulator(seeds) as server:
+        env = cli_env(server)
+        assert runner.invoke(main, ["plan", str(fleet), "--snapshot", str(snapshot), "--out", str(plan_path)]).exit_code == 0
+        applied = runner.invoke(main, ["apply", str(plan_path), "--yes", "--journal", str(tmp_path / "j.sqlite3")], env=env)
+
+    assert applied.exit_code == 1
+    assert "deleted-connector" in applied.stderr
+    assert "not found in the account" in applied.stderr
+    assert "Retry the failed connectors" not in applied.stderr
+    assert "Undo the run with `planner rollback " in applied.stderr

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from planner.fleet import Journal, JournalError, NewEntry, RunNotFoundError, default_journal_path
+from planner.fleet import (
+    Journal,
+    JournalError,
+    NewEntry,
+    RunNotFoundError,
+    default_journal_path,
+    run_process_gone,
+)
 
 from fleet_fixtures import make_connector
 
@@ -123,3 +134,42 @@ def test_default_path_under_state_home(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
 
     assert default_journal_path() == tmp_path / "planner" / "journal.sqlite3"
+
+
+def test_version_1_journal_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as journal:
+        run_id = journal.create_run("apply", new_entries(1))
+    # Rebuild the version 1 layout, which had no pid or host columns.
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE runs DROP COLUMN pid")
+    old.execute("ALTER TABLE runs DROP COLUMN host")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+
+    with Journal(path) as journal:
+        kept = journal.run(run_id)
+        journal.reopen_run(run_id)
+        reopened = journal.run(run_id)
+        version = journal._db.execute("PRAGMA user_version").fetchone()[0]
+
+    assert version == 2
+    assert kept.pid is None
+    assert not run_process_gone(kept)
+    assert reopened.pid == os.getpid()
+
+
+def test_run_process_gone_after_exit(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as journal:
+        run_id = journal.create_run("apply", new_entries(1))
+        alive = journal.run(run_id)
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = dataclasses.replace(alive, pid=int(exited.stdout))
+
+    assert alive.pid == os.getpid()
+    assert not run_process_gone(alive)
+    assert run_process_gone(gone) == (os.name == "posix")
+    assert not run_process_gone(dataclasses.replace(gone, host="another-host"))
+    assert not run_process_gone(dataclasses.replace(gone, status="interrupted"))

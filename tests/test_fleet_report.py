@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from planner.fleet import Plan, make_plan, parse_fleet_file
+from planner.fleet import Plan, make_plan, parse_fleet_file, plan_from_json
 from planner.fleet._report import describe_window, plan_csv, plan_markdown, plan_table
 
 from fleet_fixtures import NOW, make_connector
@@ -88,3 +88,33 @@ def test_markdown_change_record() -> None:
     assert "  - Sat 2026-12-05 02:00 +0100 to 06:00 +0100 (2026-12-05 01:00 UTC)" in text
     assert "- hq \\| main (conn-0030)" in text
     assert "`planner rollback RUN_ID`" in text
+
+
+def test_policy_matching_nothing_warned() -> None:
+    fleet = parse_fleet_file(FLEET + '\n[[policy]]\nname = "europe"\nmatch = { timezone = "Europa/*" }\nhour = 3\n',
+                             path="fleet.toml")
+    plan = make_plan(fleet, [make_connector(30, timezone="Europe/Berlin")], NOW)
+
+    text = plan_markdown(plan)
+    warning = "policy 'europe' matches no connectors; check its match table"
+    risks = text[text.index("## Risks and warnings"):text.index("## Out of scope")]
+
+    assert plan.warnings == ("policy 'weekend' matches no connectors; check its match table", warning)
+    assert f"- fleet file: {warning}" in risks
+    assert f"  fleet file: {warning}" in plan_table(plan).splitlines()
+    assert plan_from_json(plan.to_json()).warnings == plan.warnings
+
+
+def test_markdown_end_date_and_rounded_hours() -> None:
+    fleet = parse_fleet_file('[[policy]]\nmatch = { all = true }\ndays = ["Sunday"]\nhour = 23\nduration = 3\n')
+    plan = make_plan(fleet, [make_connector(1, timezone="Asia/Tokyo", interrupt_window_duration_hours=61 / 60)], NOW)
+
+    text = plan_markdown(plan)
+    (item,) = plan.connectors
+
+    assert "  - Sun 2026-12-06 23:00 +0900 to Mon 2026-12-07 02:00 +0900 (2026-12-06 14:00 UTC)" in text
+    assert item.coverage_after is not None
+    assert f"{item.coverage_after['open_hours']:.1f} after" in text
+    assert item.coverage_before is not None
+    assert f"- Open hours over the horizon: {item.coverage_before['open_hours']:.1f} now" in text
+    assert f"{item.coverage_before['open_hours']:g}" != f"{item.coverage_before['open_hours']:.1f}"

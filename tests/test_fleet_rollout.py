@@ -11,14 +11,18 @@ import pytest
 
 from planner.fleet import (
     Journal,
+    JournalError,
     NewEntry,
     Plan,
+    RunResult,
     execute,
+    is_missing,
     make_plan,
     parse_fleet_file,
     prepare_apply,
     prepare_resume,
     prepare_rollback,
+    rollback_target,
     window_fields,
 )
 
@@ -122,6 +126,7 @@ def test_deleted_connector_fails(journal: Journal) -> None:
     assert result.entries[0].status == "failed"
     assert result.entries[0].error is not None
     assert "not found" in result.entries[0].error
+    assert is_missing(result.entries[0])
 
 
 def test_failed_request_then_resume(journal: Journal) -> None:
@@ -135,6 +140,7 @@ def test_failed_request_then_resume(journal: Journal) -> None:
 
     assert first.run.counts == {"done": 3, "failed": 1}
     assert "HTTP 500" in (first.entries[2].error or "")
+    assert not is_missing(first.entries[2])
     assert [action.connector_id for action in resumed.actions] == ["conn-0002"]
     assert second.run.run_id == first.run.run_id
     assert second.succeeded
@@ -277,3 +283,89 @@ def test_every_entry_in_flight_before_its_request(journal: Journal) -> None:
     asyncio.run(execute(asyncio.run(prepare_apply(plan_for(connectors), api)), api, journal))
 
     assert seen == ["in_flight"] * 4
+
+
+def apply_with_conflict(journal: Journal) -> tuple[FakeConnectorsAPI, RunResult]:
+    """Apply a plan to two connectors after conn-0001 was edited, so its entry is a conflict."""
+    connectors = [make_connector(1), make_connector(2)]
+    plan = plan_for(connectors)
+    api = FakeConnectorsAPI(connectors)
+    api.connectors["conn-0001"]["interrupt_window_hour_of_day"] = 13
+    return api, asyncio.run(execute(asyncio.run(prepare_apply(plan, api)), api, journal))
+
+
+def test_resume_keeps_conflict_without_force(journal: Journal) -> None:
+    api, first = apply_with_conflict(journal)
+
+    resumed = asyncio.run(prepare_resume(journal, first.run.run_id, api))
+
+    assert first.run.counts == {"conflict": 1, "done": 1}
+    assert [(action.connector_id, action.kind) for action in resumed.actions] == [("conn-0001", "conflict")]
+    assert "--force" in (resumed.actions[0].reason or "")
+
+
+def test_resume_force_overwrites_apply_conflict(journal: Journal) -> None:
+    api, first = apply_with_conflict(journal)
+    # Someone changes the connector again after the run recorded the conflict.
+    api.connectors["conn-0001"]["interrupt_window_duration_hours"] = 7
+
+    resumed = asyncio.run(prepare_resume(journal, first.run.run_id, api, force=True))
+    result = asyncio.run(execute(resumed, api, journal))
+    rolled = asyncio.run(execute(asyncio.run(prepare_rollback(journal, first.run.run_id, api)), api, journal))
+
+    assert [action.kind for action in resumed.actions] == ["send"]
+    assert result.succeeded
+    assert result.entries[0].before["interrupt_window_duration_hours"] == 7
+    assert rolled.succeeded
+    # Rollback restores what was there just before the forced write, not the plan's older copy.
+    assert api.connectors["conn-0001"]["interrupt_window_hour_of_day"] == 13
+    assert api.connectors["conn-0001"]["interrupt_window_duration_hours"] == 7
+
+
+def test_cancelled_run_marked_interrupted(journal: Journal) -> None:
+    connectors = [make_connector(number) for number in range(4)]
+
+    stalled = []
+
+    class StallingAPI(FakeConnectorsAPI):
+        async def edit_window(self, connector_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+            if connector_id == "conn-0002":
+                stalled.append(connector_id)
+                await asyncio.sleep(60)
+            return await super().edit_window(connector_id, fields)
+
+    api = StallingAPI(connectors)
+    rollout = asyncio.run(prepare_apply(plan_for(connectors), api))
+
+    async def cancel_midway() -> None:
+        task = asyncio.create_task(execute(rollout, api, journal, concurrency=1))
+        while not stalled:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    (run,) = journal.runs()
+
+    assert run.status == "interrupted"
+    assert run.finished_at is not None
+    assert run.counts == {"done": 2, "in_flight": 1, "pending": 1}
+
+
+def test_rollback_last_skips_no_rollback(journal: Journal) -> None:
+    connectors = [make_connector(1)]
+    api = FakeConnectorsAPI(connectors)
+    applied = asyncio.run(execute(asyncio.run(prepare_apply(plan_for(connectors), api)), api, journal))
+    first = rollback_target(journal, "last")
+    rolled = asyncio.run(execute(asyncio.run(prepare_rollback(journal, first.run_id, api)), api, journal))
+
+    with pytest.raises(JournalError) as raised:
+        rollback_target(journal, "last")
+
+    assert first.run_id == applied.run.run_id
+    assert str(raised.value) == (
+        f"the newest run {rolled.run.run_id} is a rollback of {applied.run.run_id}; "
+        f"give its id, {rolled.run.run_id}, to undo the rollback itself"
+    )
+    assert rollback_target(journal, rolled.run.run_id).kind == "rollback"

@@ -235,3 +235,17 @@ def test_sample_fleet_meets_its_stagger() -> None:
     everything = [interval for intervals in open_intervals(plan).values() for interval in intervals]
     assert max_open_at_once(everything) <= 10
     assert_ha_disjoint(plan)
+
+
+def test_shift_warning_names_direction_and_day() -> None:
+    connectors = [make_connector(number, timezone="Asia/Tokyo", site_id="site-1") for number in range(2)]
+    fleet = parse_fleet_file(fleet_text(None, True, "22-04"))
+
+    plan = make_plan(fleet, connectors, NOW)
+
+    moved = [item for item in plan.connectors if item.shifted_from_hour is not None]
+    assert len(moved) == 1
+    hour = moved[0].desired["interrupt_window_hour_of_day"]
+    assert hour in (22, 23)
+    assert (f"staggering moved the start from 02:00 to {hour}:00 on the same day, {hour - 2} h later, "
+            f"so the window now ends the next day at 0{hour + 4 - 24}:00") in moved[0].warnings

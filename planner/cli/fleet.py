@@ -7,8 +7,10 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import shlex
+import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +19,46 @@ import click
 from planner._files import write_atomically
 from planner.cli._common import EXIT_FAILURE, echo_json, fail_usage, read_json_file
 from planner.cli.api import client_options
-from planner.cloudflare import ClientOptions, CloudflareError, ConfigError, async_client_from_options
+from planner.cloudflare import (
+    AsyncConnectorsClient,
+    ClientOptions,
+    CloudflareError,
+    ConfigError,
+    async_client_from_options,
+)
 from planner.fleet import (
     FleetError,
     FleetFileError,
     Journal,
     JournalError,
+    JournalNotFoundError,
     Plan,
     PlanError,
     RemoteError,
     Rollout,
+    RunNotFoundError,
+    RunRecord,
     RunResult,
     default_journal_path,
     execute,
+    is_missing,
     load_fleet_file,
     load_plan,
     make_plan,
     prepare_apply,
     prepare_resume,
     prepare_rollback,
+    rollback_target,
+    run_process_gone,
     save_plan,
 )
 from planner.fleet._calendar import plan_calendar
 from planner.fleet._client import ClientConnectorsAPI
 from planner.fleet._report import plan_csv, plan_markdown, plan_table
+
+# Exit statuses after a signal, as shells report them: 128 + SIGINT (2) and 128 + SIGTERM (15).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 journal_option = click.option(
     "--journal",
@@ -52,11 +70,20 @@ journal_option = click.option(
 
 
 
-def _resolve(journal: Journal, run_id: str) -> str:
+def _resolve(journal: Journal, run_id: str, journal_path: Path | None) -> str:
     try:
-        return journal.resolve_run_id(run_id)
-    except JournalError as error:
-        fail_usage([str(error)])
+        return journal.run(journal.resolve_run_id(run_id)).run_id
+    except RunNotFoundError as error:
+        fail_usage([_run_not_found(error, journal_path)])
+
+
+def _run_not_found(error: RunNotFoundError, journal_path: Path | None) -> str:
+    if error.run_id is not None:
+        return f"{error}; `planner history{_journal_flag(journal_path)}` lists the runs"
+    if journal_path is None:
+        return f"{error}; pass the --journal PATH that `planner apply` used"
+    return str(error)
+
 
 @click.command()
 @click.argument("fleet_file", type=click.Path(dir_okay=False, path_type=Path))
@@ -88,6 +115,8 @@ def plan(
         connectors = _run(_list_live(api_options))
 
     planned = _make_plan(fleet, connectors)
+    for warning in planned.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     if out_path is not None:
         try:
             save_plan(planned, out_path)
@@ -145,23 +174,26 @@ def apply(
     if (source is None) == (resume_run is None):
         fail_usage(["give either a plan or fleet file, or --resume RUN_ID"])
 
-    with _journal(journal_path) as journal:
-        resumed = None if resume_run is None else _resolve(journal, resume_run)
+    # A dry run of a plan reads no journal, so it must not create one either.
+    if dry_run and resume_run is None:
+        journal_context: contextlib.AbstractContextManager[Journal | None] = contextlib.nullcontext()
+    else:
+        journal_context = _journal(journal_path, create=resume_run is None)
+    with journal_context as journal:
+        resumed = None if resume_run is None or journal is None else _resolve(journal, resume_run, journal_path)
 
-        async def run() -> None:
-            async with _live_api(api_options) as api:
-                if resumed is not None:
-                    _check_account(journal, resumed, api)
-                    rollout = await prepare_resume(journal, resumed, api, force=force)
-                else:
-                    assert source is not None
-                    planned = _load_plan_or_fleet(source, await api.list_connectors() if source.suffix == ".toml" else None)
-                    rollout = await prepare_apply(planned, api, force=force)
-                    # History shows the file the user applied; the plan's own source is the fleet file.
-                    rollout = dataclasses.replace(rollout, source=str(source))
-                await _confirm_and_execute(rollout, api, journal, dry_run=dry_run, yes=yes)
+        async def prepare(api: ClientConnectorsAPI) -> Rollout:
+            if resumed is not None:
+                assert journal is not None
+                _check_account(journal, resumed, api)
+                return await prepare_resume(journal, resumed, api, force=force)
+            assert source is not None
+            planned = _load_plan_or_fleet(source, await api.list_connectors() if source.suffix == ".toml" else None)
+            rollout = await prepare_apply(planned, api, force=force)
+            # History shows the file the user applied; the plan's own source is the fleet file.
+            return dataclasses.replace(rollout, source=str(source))
 
-        _run(run())
+        _run_rollout(prepare, api_options, journal, journal_path, dry_run=dry_run, yes=yes)
 
 
 @click.command()
@@ -176,16 +208,21 @@ def rollback(run_id: str, dry_run: bool, yes: bool, journal_path: Path | None, a
     RUN_ID "last" means the newest run in the journal. The rollback is itself a run in the journal,
     so it can be resumed or rolled back in turn.
     """
-    with _journal(journal_path) as journal:
-        resolved = _resolve(journal, run_id)
+    with _journal(journal_path, create=False) as journal:
+        try:
+            target = rollback_target(journal, run_id)
+        except RunNotFoundError as error:
+            fail_usage([_run_not_found(error, journal_path)])
+        except JournalError as error:
+            fail_usage([str(error)])
+        # "last" may not be the run the user expects, so name the run before any request is sent.
+        click.echo(f"Rolling back run {_describe_run(target)}.", err=True)
 
-        async def run() -> None:
-            async with _live_api(api_options) as api:
-                _check_account(journal, resolved, api)
-                rollout = await prepare_rollback(journal, resolved, api)
-                await _confirm_and_execute(rollout, api, journal, dry_run=dry_run, yes=yes)
+        async def prepare(api: ClientConnectorsAPI) -> Rollout:
+            _check_account(journal, target.run_id, api)
+            return await prepare_rollback(journal, target.run_id, api)
 
-        _run(run())
+        _run_rollout(prepare, api_options, journal, journal_path, dry_run=dry_run, yes=yes)
 
 
 @click.command()
@@ -202,23 +239,20 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
                 return
             rows: list[tuple[str, ...]] = [("RUN", "KIND", "STATUS", "STARTED", "FINISHED", "ENTRIES", "SOURCE")]
             rows += [
-                (run.run_id, run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}", run.status,
+                (run.run_id, run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}", _status(run),
                  _stamp(run.started_at), _stamp(run.finished_at), _counts(run.counts), run.source or "")
                 for run in runs
             ]
             click.echo(_table(rows) if runs else "No runs in the journal.")
             return
 
-        try:
-            run_id = journal.resolve_run_id(run_id)
-            record = journal.run(run_id)
-            entries = journal.entries(run_id)
-        except JournalError as error:
-            fail_usage([str(error)])
+        run_id = _resolve(journal, run_id, journal_path)
+        record = journal.run(run_id)
+        entries = journal.entries(run_id)
         if as_json:
             echo_json({**record.to_json(), "entries": [entry.to_json() for entry in entries]})
             return
-        click.echo(f"Run {record.run_id} ({record.kind}), {record.status}, started {_stamp(record.started_at)}, "
+        click.echo(f"Run {record.run_id} ({record.kind}), {_status(record)}, started {_stamp(record.started_at)}, "
                    f"finished {_stamp(record.finished_at)}: {_counts(record.counts)}")
         entry_rows: list[tuple[str, ...]] = [("CONNECTOR", "STATUS", "ATTEMPTS", "UPDATED", "ERROR")]
         entry_rows += [(entry.label, entry.status, str(entry.attempts), _stamp(entry.updated_at), entry.error or "")
@@ -226,7 +260,39 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
         click.echo(_table(entry_rows))
 
 
-async def _confirm_and_execute(rollout: Rollout, api: ClientConnectorsAPI, journal: Journal, *, dry_run: bool, yes: bool) -> None:
+def _run_rollout(
+    prepare: Callable[[ClientConnectorsAPI], Awaitable[Rollout]],
+    api_options: ClientOptions,
+    journal: Journal | None,
+    journal_path: Path | None,
+    *,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Prepare a rollout, show it, ask for confirmation and execute it, then report the run.
+
+    The confirmation is asked between two turns of the event loop, so Ctrl-C at the prompt
+    stops the command at once instead of waiting for the loop to notice the cancellation.
+    """
+    with _translate_errors(), asyncio.Runner() as runner:
+        client = runner.run(_open_client(api_options))
+        try:
+            api = ClientConnectorsAPI(client)
+            rollout = runner.run(prepare(api))
+            if not _show_and_confirm(rollout, dry_run=dry_run, yes=yes):
+                return
+            assert journal is not None
+            result = _execute(runner, rollout, api, journal, journal_path)
+        finally:
+            runner.run(client.aclose())
+        _report(result, journal_path)
+
+
+def _show_and_confirm(rollout: Rollout, *, dry_run: bool, yes: bool) -> bool:
+    """Print the skipped connectors and the counts, and return True when the requests should be sent.
+
+    A dry run prints the requests and returns False. A declined confirmation exits with status 1.
+    """
     for action in rollout.actions:
         if action.kind in ("conflict", "missing"):
             click.echo(f"Skipping {action.label}: {action.reason}", err=True)
@@ -243,7 +309,7 @@ async def _confirm_and_execute(rollout: Rollout, api: ClientConnectorsAPI, journ
         click.echo(f"Dry run, nothing sent: {summary}.", err=True)
         if rollout.count("conflict") or rollout.count("missing"):
             sys.exit(EXIT_FAILURE)
-        return
+        return False
 
     if rollout.kind == "rollback":
         verb = "Roll back"
@@ -251,21 +317,79 @@ async def _confirm_and_execute(rollout: Rollout, api: ClientConnectorsAPI, journ
         verb = "Resume"
     else:
         verb = "Apply"
-    if to_send and not yes:
-        click.confirm(f"{verb}: {summary}. Send {len(to_send)} PATCH request(s)?", abort=True, err=True)
+    if to_send and not yes and not _confirm(f"{verb}: {summary}. Send {len(to_send)} PATCH request(s)?"):
+        click.echo("Aborted!", err=True)
+        sys.exit(EXIT_FAILURE)
+    return True
 
-    started: list[str] = []
-    with click.progressbar(length=len(to_send), label=f"{verb}", file=sys.stderr) as bar:
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on stderr, "no" by default.
+
+    Unlike `click.confirm`, this lets KeyboardInterrupt through, so Ctrl-C at the prompt
+    exits 130 like Ctrl-C anywhere else instead of 1 like answering "no".
+    """
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
         try:
-            result = await execute(
+            answer = input().strip().lower()
+        except EOFError:
+            click.echo(err=True)
+            return False
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo(f"Error: invalid input {answer!r}; enter y or n.", err=True)
+
+
+def _execute(
+    runner: asyncio.Runner, rollout: Rollout, api: ClientConnectorsAPI, journal: Journal, journal_path: Path | None
+) -> RunResult:
+    """Execute the rollout with a progress bar. On Ctrl-C or SIGTERM, print how to finish the run and exit."""
+    started: list[str] = []
+    to_send = len(rollout.to_send)
+    # Without a terminal the bar prints only its label, once, so the label must read as a sentence.
+    bar: contextlib.AbstractContextManager[Any] = (
+        click.progressbar(length=to_send, label=f"Sending {to_send} PATCH request(s)", file=sys.stderr)
+        if to_send else contextlib.nullcontext()
+    )
+    try:
+        with bar as shown:
+            return runner.run(_cancel_on_sigterm(execute(
                 rollout, api, journal, concurrency=api.max_concurrency, account_id=api.account_id,
-                progress=lambda finished, total, label, status: bar.update(1), on_start=started.append,
-            )
-        except asyncio.CancelledError:
-            if started:
-                click.echo(f"\nInterrupted. Finish the run with: planner apply --resume {started[0]}", err=True)
-            raise
-    _report(result)
+                progress=None if shown is None else lambda finished, total, label, status: shown.update(1),
+                on_start=started.append,
+            )))
+    except (KeyboardInterrupt, asyncio.CancelledError) as stop:
+        # asyncio.Runner raises KeyboardInterrupt for Ctrl-C, and CancelledError for the SIGTERM handler's cancel.
+        interrupted = isinstance(stop, KeyboardInterrupt)
+        message = "Interrupted" if interrupted else "Terminated"
+        if started:
+            message += (f": run {started[0]} is marked interrupted; finish it with "
+                        f"`planner apply --resume {started[0]}{_journal_flag(journal_path)}`")
+        click.echo(f"\n{message}.", err=True)
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
+
+
+async def _cancel_on_sigterm(awaitable: Awaitable[RunResult]) -> RunResult:
+    """Await `awaitable`, cancelling it on SIGTERM so the run is marked interrupted like on Ctrl-C."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    # NOTE: add_signal_handler is missing on Windows, where SIGTERM still ends the process at once.
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await awaitable
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def _open_client(api_options: ClientOptions) -> AsyncConnectorsClient:
+    # Built inside the runner's loop, which every later request runs on.
+    return async_client_from_options(api_options)
 
 
 def _check_account(journal: Journal, run_id: str, api: ClientConnectorsAPI) -> None:
@@ -275,27 +399,65 @@ def _check_account(journal: Journal, run_id: str, api: ClientConnectorsAPI) -> N
                     "set CLOUDFLARE_ACCOUNT_ID or --account-id to that account"])
 
 
-def _report(result: RunResult) -> None:
+def _report(result: RunResult, journal_path: Path | None) -> None:
     for entry in result.entries:
         if entry.status == "failed":
             click.echo(f"Failed {entry.label}: {entry.error}", err=True)
     run = result.run
     click.echo(f"Run {run.run_id} {run.status}: {_counts(run.counts)}.")
-    if not result.succeeded:
-        click.echo(
-            f"Retry the failed connectors with `planner apply --resume {run.run_id}`; "
-            f"undo with `planner rollback {run.run_id}`.", err=True,
-        )
-        sys.exit(EXIT_FAILURE)
+    if result.succeeded:
+        return
+
+    flag = _journal_flag(journal_path)
+    hints = []
+    missing = sum(1 for entry in result.entries if is_missing(entry))
+    if run.counts.get("failed", 0) > missing:
+        hints.append(f"Retry the failed connectors with `planner apply --resume {run.run_id}{flag}`.")
+    if run.counts.get("conflict"):
+        hints.append(f"Overwrite the conflicts with `planner apply --resume {run.run_id} --force{flag}`, "
+                     "or leave them as they are.")
+    if run.kind == "apply" and run.counts.get("done"):
+        hints.append(f"Undo the run with `planner rollback {run.run_id}{flag}`.")
+    for hint in hints:
+        click.echo(hint, err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+def _journal_flag(journal_path: Path | None) -> str:
+    """Return the ` --journal PATH` that a printed command must repeat, or "" for the default journal."""
+    return "" if journal_path is None else f" --journal {shlex.quote(str(journal_path))}"
+
+
+def _status(run: RunRecord) -> str:
+    # A SIGKILL leaves a run marked running, with no process left to finish it.
+    if run_process_gone(run):
+        return f"running, but process {run.pid} is gone"
+    return run.status
+
+
+def _describe_run(run: RunRecord) -> str:
+    kind = run.kind if run.parent_run_id is None else f"{run.kind} of {run.parent_run_id}"
+    # A rollback's source repeats "rollback of RUN", which the kind already says.
+    source = f", from {run.source}" if run.source and run.parent_run_id is None else ""
+    if run.finished_at is None:
+        return f"{run.run_id} ({kind}{source}, {_status(run)}, started {_stamp(run.started_at)})"
+    return f"{run.run_id} ({kind}{source}, {run.status}, finished {_stamp(run.finished_at)})"
 
 
 def _run(coroutine: Any) -> Any:
     """Run a coroutine, turning API failures into exit status 1 and bad input into 2."""
-    try:
+    with _translate_errors():
         return asyncio.run(coroutine)
+
+
+@contextlib.contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Turn Ctrl-C into exit status 130, API failures into 1 and bad input into 2, each with one line."""
+    try:
+        yield
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except (ConfigError, FleetFileError, PlanError, JournalError) as error:
         fail_usage([str(error)])
     except (RemoteError, CloudflareError, FleetError) as error:
@@ -319,11 +481,13 @@ async def _list_live(api_options: ClientOptions) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def _journal(path: Path | None, *, create: bool = True) -> Iterator[Journal]:
+    """Open the journal; with `create=False`, a missing file is a usage error, not a new journal."""
     target = path if path is not None else default_journal_path()
-    if not create and not target.exists():
-        fail_usage([f"no journal at {str(target)!r}; runs are recorded there by `planner apply`, or give --journal PATH"])
     try:
-        journal = Journal(target)
+        journal = Journal(target, create=create)
+    except JournalNotFoundError as error:
+        fix = "pass the --journal PATH that `planner apply` used" if path is None else "check the path given to --journal"
+        fail_usage([f"{error}; {fix}"])
     except JournalError as error:
         fail_usage([str(error)])
     with journal:

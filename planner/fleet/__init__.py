@@ -11,6 +11,7 @@ from planner.fleet._errors import (
     FleetError,
     FleetFileError,
     JournalError,
+    JournalNotFoundError,
     PlanError,
     RemoteError,
     RunNotFoundError,
@@ -35,6 +36,7 @@ from planner.fleet._journal import (
     NewEntry,
     RunRecord,
     default_journal_path,
+    run_process_gone,
     strip_secrets,
 )
 from planner.fleet._plan import (
@@ -54,9 +56,11 @@ from planner.fleet._rollout import (
     Rollout,
     RunResult,
     execute,
+    is_missing,
     prepare_apply,
     prepare_resume,
     prepare_rollback,
+    rollback_target,
 )
 from planner.fleet._stagger import StaggerMember, candidate_hours, stagger_hours
 
@@ -75,6 +79,7 @@ __all__ = [
     "HolidayRegion",
     "Journal",
     "JournalError",
+    "JournalNotFoundError",
     "NewEntry",
     "PLAN_CALENDAR_NAME",
     "Plan",
@@ -99,6 +104,7 @@ __all__ = [
     "differing_fields",
     "execute",
     "expand_embargo",
+    "is_missing",
     "load_fleet_file",
     "load_plan",
     "make_plan",
@@ -108,6 +114,8 @@ __all__ = [
     "prepare_apply",
     "prepare_resume",
     "prepare_rollback",
+    "rollback_target",
+    "run_process_gone",
     "save_plan",
     "stagger_hours",
     "strip_secrets",

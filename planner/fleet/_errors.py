@@ -7,6 +7,7 @@
     │   └── StaggerError               stagger constraints that cannot be met
     ├── RemoteError                    a connectors API call that failed, after the client's retries
     └── JournalError                   the journal cannot be opened or has no such run
+        ├── JournalNotFoundError (LookupError)
         └── RunNotFoundError (LookupError)
 """
 
@@ -101,5 +102,13 @@ class JournalError(FleetError):
     """The rollout journal cannot be opened, or holds data this version cannot use."""
 
 
+class JournalNotFoundError(JournalError, LookupError):
+    """The journal file does not exist, and the caller asked not to create it."""
+
+
 class RunNotFoundError(JournalError, LookupError):
-    """No run with the requested id exists in the journal."""
+    """No run with the requested id exists in the journal. `run_id` is the id that was looked up."""
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        self.run_id = run_id
+        super().__init__(message)

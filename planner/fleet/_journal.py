@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import secrets
+import socket
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,17 +22,21 @@ from typing import Any, Literal
 
 import platformdirs
 
-from planner.fleet._errors import JournalError, RunNotFoundError
+from planner.fleet._errors import JournalError, JournalNotFoundError, RunNotFoundError
 
 RunKind = Literal["apply", "rollback"]
-RunStatus = Literal["running", "completed", "failed"]
+# "interrupted" marks a run stopped by Ctrl-C or SIGTERM. A run killed with SIGKILL stays "running".
+RunStatus = Literal["running", "completed", "failed", "interrupted"]
 EntryStatus = Literal["pending", "in_flight", "done", "unchanged", "conflict", "failed"]
 
-#: Entry statuses after which nothing more is sent for the connector in that run.
+#: Entry statuses after which nothing more is sent for the connector in that run, except that
+#: a resume with `force` overwrites a conflict.
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "unchanged", "conflict"})
 
+_RUN_COLUMNS = "run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at, finished_at, pid, host"
 _SECRET_KEYS = frozenset({"license_key", "provision_license"})
-_SCHEMA_VERSION = 1
+# Version 2 added the process id and host name of the process running each run.
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id        TEXT PRIMARY KEY,
@@ -42,7 +47,9 @@ CREATE TABLE IF NOT EXISTS runs (
     plan_hash     TEXT,
     account_id    TEXT,
     started_at    TEXT NOT NULL,
-    finished_at   TEXT
+    finished_at   TEXT,
+    pid           INTEGER,
+    host          TEXT
 );
 CREATE TABLE IF NOT EXISTS entries (
     run_id       TEXT NOT NULL REFERENCES runs (run_id),
@@ -65,6 +72,23 @@ CREATE TABLE IF NOT EXISTS entries (
 def default_journal_path() -> Path:
     """Return the journal's default location under the user's state directory (XDG_STATE_HOME on Linux)."""
     return Path(platformdirs.user_state_dir("planner")) / "journal.sqlite3"
+
+
+def run_process_gone(run: RunRecord) -> bool:
+    """Return whether a run marked running lost its process, as after SIGKILL or a power cut.
+
+    Only a run started on this host can be checked, so a run from another host returns False.
+    NOTE: a process id reused by a newer process makes a lost run look alive.
+    """
+    if run.status != "running" or run.pid is None or run.host != socket.gethostname() or os.name != "posix":
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def strip_secrets(value: Any) -> Any:
@@ -116,6 +140,8 @@ class RunRecord:
     started_at: datetime.datetime
     finished_at: datetime.datetime | None
     counts: Mapping[str, int]
+    pid: int | None = None
+    host: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +155,8 @@ class RunRecord:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "counts": dict(self.counts),
+            "pid": self.pid,
+            "host": self.host,
         }
 
 
@@ -169,8 +197,11 @@ class Journal:
     A journal is not safe for concurrent use: call its methods from one thread at a time.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open the journal at `path`. With `create=False`, raise JournalNotFoundError when there is no file."""
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise JournalNotFoundError(f"journal {str(self.path)!r} does not exist")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # The file contains connector notes and site ids, which are private to the account.
@@ -192,6 +223,9 @@ class Journal:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                if version == 1:
+                    self._db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+                    self._db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
                 self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as error:
             raise JournalError(f"cannot open journal {str(self.path)!r}: {error}; choose another file with --journal") from error
@@ -231,9 +265,9 @@ class Journal:
         stamp = now.isoformat()
         with self._transaction():
             self._db.execute(
-                "INSERT INTO runs (run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, kind, parent_run_id, source, plan_hash, account_id, stamp),
+                "INSERT INTO runs (run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at,"
+                " pid, host) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, parent_run_id, source, plan_hash, account_id, stamp, os.getpid(), socket.gethostname()),
             )
             self._db.executemany(
                 "INSERT INTO entries (run_id, connector_id, position, label, before, desired, status, error,"
@@ -293,14 +327,33 @@ class Journal:
             )
         return self.run(run_id)
 
+    def interrupt_run(self, run_id: str) -> RunRecord:
+        """Mark a run stopped before it finished, so history shows it is no longer running."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE run_id = ?", (_now().isoformat(), run_id)
+            )
+        return self.run(run_id)
+
+    def replace_before(self, run_id: str, connector_id: str, before: Mapping[str, Any]) -> None:
+        """Record a newer before-state for an entry, when a forced resume overwrites someone else's change."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE entries SET before = ?, updated_at = ? WHERE run_id = ? AND connector_id = ?",
+                (_dump(before), _now().isoformat(), run_id, connector_id),
+            )
+
     def reopen_run(self, run_id: str) -> None:
         """Mark a run as running again, before it is resumed."""
         with self._transaction():
-            self._db.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", (run_id,))
+            self._db.execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL, pid = ?, host = ? WHERE run_id = ?",
+                (os.getpid(), socket.gethostname(), run_id),
+            )
 
     def runs(self) -> list[RunRecord]:
         """Return every run, newest first."""
-        rows = self._db.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC").fetchall()
+        rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC, run_id DESC").fetchall()
         return [self._run_from_row(row) for row in rows]
 
     def resolve_run_id(self, run_id: str) -> str:
@@ -314,11 +367,9 @@ class Journal:
 
     def run(self, run_id: str) -> RunRecord:
         """Return one run; raise RunNotFoundError when the journal has no such run."""
-        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
-            raise RunNotFoundError(
-                f"no run {run_id!r} in journal {str(self.path)!r}; `planner history` lists the runs"
-            )
+            raise RunNotFoundError(f"no run {run_id!r} in journal {str(self.path)!r}", run_id)
         return self._run_from_row(row)
 
     def entries(self, run_id: str) -> list[EntryRecord]:
@@ -341,7 +392,7 @@ class Journal:
         ]
 
     def _run_from_row(self, row: tuple[Any, ...]) -> RunRecord:
-        run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at, finished_at = row
+        run_id, kind, parent_run_id, status, source, plan_hash, account_id, started_at, finished_at, pid, host = row
         counts = dict(
             self._db.execute(
                 "SELECT status, COUNT(*) FROM entries WHERE run_id = ? GROUP BY status ORDER BY status", (run_id,)
@@ -353,6 +404,8 @@ class Journal:
             started_at=datetime.datetime.fromisoformat(started_at),
             finished_at=datetime.datetime.fromisoformat(finished_at) if finished_at else None,
             counts=counts,
+            pid=pid,
+            host=host,
         )
 
 

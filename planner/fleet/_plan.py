@@ -144,6 +144,7 @@ class Plan:
     tzdata_version: str
     connectors: tuple[ConnectorPlan, ...]
     unmatched: tuple[UnmatchedConnector, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def changed(self) -> tuple[ConnectorPlan, ...]:
@@ -170,6 +171,8 @@ class Plan:
             "tzdata_version": self.tzdata_version,
             "connectors": [item.to_json() for item in self.connectors],
             "unmatched": [{"id": item.connector_id, "label": item.label} for item in self.unmatched],
+            # Only present when there are warnings, so plans saved before the key existed keep their hash.
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -201,6 +204,7 @@ def plan_from_json(data: Any, *, source: str = "<plan>") -> Plan:
             tzdata_version=data["tzdata_version"],
             connectors=tuple(ConnectorPlan.from_json(item) for item in data["connectors"]),
             unmatched=tuple(UnmatchedConnector(item["id"], item["label"]) for item in data["unmatched"]),
+            warnings=tuple(data.get("warnings", ())),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise PlanError(f"{source} is not a complete plan ({type(error).__name__}: {error}); make a new plan") from None
@@ -237,11 +241,13 @@ def make_plan(fleet: FleetFile, connectors: Sequence[Mapping[str, Any]], now: da
     unmatched: list[UnmatchedConnector] = []
     problems: list[str] = []
     embargo_counts: dict[str, int] = {}
+    matched: set[str] = set()
     for connector in ordered:
         policy = fleet.match(connector)
         if policy is None:
             unmatched.append(UnmatchedConnector(connector["id"], connector_label(connector)))
             continue
+        matched.add(policy.name)
         try:
             fields = _desired_fields(connector, policy, fleet, now)
         except SpecError as error:
@@ -271,7 +277,13 @@ def make_plan(fleet: FleetFile, connectors: Sequence[Mapping[str, Any]], now: da
         for connector in ordered
         if connector["id"] in desired
     ]
-    return Plan(now, fleet.path, fleet.horizon_days, tzdata_version(), tuple(planned), tuple(unmatched))
+    # A policy that selects nothing is often a typo in its match (such as "Europa/*"), which lets
+    # its connectors fall through to a later policy unnoticed.
+    warnings = tuple(
+        f"policy {policy.name!r} matches no connectors; check its match table" for policy in fleet.policies
+        if policy.name not in matched
+    )
+    return Plan(now, fleet.path, fleet.horizon_days, tzdata_version(), tuple(planned), tuple(unmatched), warnings)
 
 
 def _desired_fields(connector: Mapping[str, Any], policy: Policy, fleet: FleetFile, now: datetime.datetime) -> dict[str, Any]:
@@ -341,7 +353,7 @@ def _connector_plan(
         shifted_from = spec.hour_of_day
         spec = dataclasses.replace(spec, hour_of_day=shifted_hour)
         fields = {**fields, "interrupt_window_hour_of_day": _json_number(shifted_hour)}
-        warnings.append(f"staggering moved the start from {_clock(shifted_from)} to {_clock(shifted_hour)}")
+        warnings.append(_shift_warning(shifted_from, shifted_hour, spec.duration_hours))
 
     windows_before: tuple[PlannedWindow, ...] = ()
     coverage_before = None
@@ -375,6 +387,18 @@ def _connector_plan(
 
 def _json_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
+
+
+def _shift_warning(from_hour: float, to_hour: float, duration_hours: float) -> str:
+    # Staggering changes only the hour, so the window stays on its slot day. Saying the direction
+    # and the day keeps "02:00 to 23:00" from reading as "the evening before".
+    difference = abs(to_hour - from_hour)
+    direction = "later" if to_hour > from_hour else "earlier"
+    message = (f"staggering moved the start from {_clock(from_hour)} to {_clock(to_hour)} on the same day, "
+               f"{difference:g} h {direction}")
+    if to_hour + duration_hours > 24:
+        message += f", so the window now ends the next day at {_clock(to_hour + duration_hours - 24)}"
+    return message
 
 
 def _clock(hour: float) -> str:

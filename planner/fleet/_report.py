@@ -43,7 +43,7 @@ def plan_table(plan: Plan) -> str:
             ", ".join(_SHORT_NAMES[name] for name in item.changes) or "none",
             describe_window(item.before),
             describe_window(item.desired),
-            f"{_hours(item.coverage_before) or '-'} -> {_hours(item.coverage_after)}",
+            f"{_rounded_hours(item.coverage_before) or '-'} -> {_rounded_hours(item.coverage_after)}",
             _local_starts(item.windows_before),
             _local_starts(item.windows_after),
         ))
@@ -51,7 +51,7 @@ def plan_table(plan: Plan) -> str:
     lines = [_plan_heading(plan), ""]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
 
-    warnings = [(item.label, warning) for item in plan.connectors for warning in item.warnings]
+    warnings = _labelled_warnings(plan)
     if warnings:
         lines += ["", "Warnings:"] + [f"  {label}: {warning}" for label, warning in warnings]
     if plan.unmatched:
@@ -122,12 +122,12 @@ def plan_markdown(plan: Plan) -> str:
         lines += _markdown_windows("Next open windows after the change", item.windows_after)
         if item.coverage_after is not None:
             lines.append(
-                f"- Open hours over the horizon: {_hours(item.coverage_before) or 'n/a'} now, "
-                f"{_hours(item.coverage_after)} after; longest gap after: {item.coverage_after['longest_gap_hours']} h"
+                f"- Open hours over the horizon: {_rounded_hours(item.coverage_before) or 'n/a'} now, "
+                f"{_rounded_hours(item.coverage_after)} after; longest gap after: {_rounded(item.coverage_after['longest_gap_hours'])} h"
             )
         lines.append("")
 
-    warnings = [(item.label, warning) for item in plan.connectors for warning in item.warnings]
+    warnings = _labelled_warnings(plan)
     lines += ["## Risks and warnings", ""]
     lines += [f"- {_cell(label)}: {_cell(warning)}" for label, warning in warnings] or ["None."]
     if plan.unmatched:
@@ -145,6 +145,12 @@ def plan_markdown(plan: Plan) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _labelled_warnings(plan: Plan) -> list[tuple[str, str]]:
+    """Return the plan's warnings, then each connector's, with the fleet file or connector they concern."""
+    warnings = [("fleet file", warning) for warning in plan.warnings]
+    return warnings + [(item.label, warning) for item in plan.connectors for warning in item.warnings]
 
 
 def _plan_heading(plan: Plan) -> str:
@@ -170,10 +176,17 @@ def _markdown_windows(title: str, windows: tuple[PlannedWindow, ...]) -> list[st
     if not windows:
         return [f"- {title}: none"]
     return [f"- {title}:"] + [
-        f"  - {window.local_start.strftime('%a %Y-%m-%d %H:%M %z')} to {window.local_end.strftime('%H:%M %z')} "
+        f"  - {window.local_start.strftime('%a %Y-%m-%d %H:%M %z')} to {_local_end(window)} "
         f"({window.start.strftime('%Y-%m-%d %H:%M')} UTC)"
         for window in windows
     ]
+
+
+def _local_end(window: PlannedWindow) -> str:
+    # A window past midnight ends on another day, which the time alone would hide.
+    if window.local_end.date() != window.local_start.date():
+        return window.local_end.strftime("%a %Y-%m-%d %H:%M %z")
+    return window.local_end.strftime("%H:%M %z")
 
 
 def _csv_value(value: Any) -> str:
@@ -186,6 +199,15 @@ def _csv_value(value: Any) -> str:
 
 def _hours(coverage: Mapping[str, Any] | None) -> str:
     return "" if coverage is None else f"{coverage['open_hours']:g}"
+
+
+def _rounded_hours(coverage: Mapping[str, Any] | None) -> str:
+    """Return the open hours to one decimal for people to read; CSV keeps every digit."""
+    return "" if coverage is None else _rounded(coverage["open_hours"])
+
+
+def _rounded(hours: float) -> str:
+    return f"{hours:.1f}"
 
 
 def _cell(text: str) -> str:

@@ -9,16 +9,19 @@ sends the PATCH requests, so a crash at any instant leaves a journal that `resum
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from planner.fleet._errors import RemoteError
+from planner.fleet._errors import JournalError, RemoteError
 from planner.fleet._fields import differing_fields, window_fields
 from planner.fleet._journal import (
     EntryRecord,
     EntryStatus,
+    LAST_RUN,
     EntryUpdate,
     Journal,
     NewEntry,
@@ -29,6 +32,12 @@ from planner.fleet._journal import (
 from planner.fleet._plan import Plan
 
 ActionKind = Literal["send", "unchanged", "conflict", "missing", "done"]
+
+# The errors recorded for a connector the account no longer has. A retry cannot help these.
+_MISSING_FROM_PLAN = "not found in the account, so it was deleted or the plan is for another account"
+_MISSING_TO_RESTORE = "not found in the account any more, so nothing can be restored"
+_MISSING_TO_SEND = "not found in the account any more, so nothing can be sent"
+_MISSING_REASONS = frozenset({_MISSING_FROM_PLAN, _MISSING_TO_RESTORE, _MISSING_TO_SEND})
 
 #: Called after each connector finishes: (finished so far, total to send, connector label, status).
 ProgressCallback = Callable[[int, int, str, EntryStatus], None]
@@ -109,7 +118,7 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
         now = current.get(item.connector_id)
         if now is None:
             actions.append(Action(item.connector_id, item.label, "missing", item.before, item.desired,
-                                  reason="not found in the account, so it was deleted or the plan is for another account"))
+                                  reason=_MISSING_FROM_PLAN))
             continue
         changed = differing_fields(window_fields(now), window_fields(item.before))
         # A connector that already holds the desired window (the plan was applied before, or
@@ -140,7 +149,7 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, restore,
-                                  reason="not found in the account any more, so nothing can be restored"))
+                                  reason=_MISSING_TO_RESTORE))
             continue
         if not differing_fields(window_fields(now), restore):
             actions.append(Action(entry.connector_id, entry.label, "unchanged", now, restore))
@@ -160,24 +169,34 @@ async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, f
 
     A connector already at its desired window is marked done without a request. One that has
     neither its recorded before-state nor its desired window was changed by someone else, so it
-    is a conflict, unless `force`.
+    is a conflict. An entry the run skipped as a conflict stays one until it reaches the desired
+    window. With `force`, every conflict is overwritten with the run's desired fields.
     """
     run = journal.run(run_id)
     current = _by_id(await api.list_connectors())
     actions = []
     for entry in journal.entries(run_id):
-        if entry.status not in ("pending", "in_flight", "failed"):
+        if entry.status not in ("pending", "in_flight", "failed", "conflict"):
             continue
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, entry.desired,
-                                  reason="not found in the account any more, so nothing can be sent"))
+                                  reason=_MISSING_TO_SEND))
             continue
         if not differing_fields(window_fields(now), entry.desired):
             actions.append(Action(entry.connector_id, entry.label, "done", now, entry.desired))
             continue
+        if force:
+            actions.append(_send_or_unchanged(entry.connector_id, entry.label, now, entry.desired))
+            continue
+        if entry.status == "conflict":
+            # The recorded before-state of a conflict is what someone else set, so matching it
+            # does not make the connector safe to overwrite.
+            actions.append(Action(entry.connector_id, entry.label, "conflict", now, entry.desired,
+                                  reason=entry.error or "changed by someone else; resume with --force to overwrite"))
+            continue
         changed = differing_fields(window_fields(now), window_fields(entry.before))
-        if changed and not force:
+        if changed:
             actions.append(Action(entry.connector_id, entry.label, "conflict", now, entry.desired,
                                   reason=f"holds neither its state before run {run_id} nor the desired window "
                                          f"({', '.join(changed)} changed); resume with --force to overwrite"))
@@ -185,6 +204,27 @@ async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, f
         actions.append(_send_or_unchanged(entry.connector_id, entry.label, now, entry.desired))
     return Rollout(run.kind, tuple(actions), source=run.source, plan_hash=run.plan_hash,
                    parent_run_id=run.parent_run_id, run_id=run_id)
+
+
+def is_missing(entry: EntryRecord) -> bool:
+    """Return whether an entry failed because its connector is not in the account, so resuming cannot help."""
+    return entry.status == "failed" and entry.error in _MISSING_REASONS
+
+
+def rollback_target(journal: Journal, run_id: str) -> RunRecord:
+    """Return the run that `planner rollback RUN_ID` undoes, resolving "last" to the newest run.
+
+    "last" never resolves to a rollback, because rolling that back would put the change back.
+    The rollback's own id undoes it on purpose. Raise JournalError when "last" is a rollback,
+    and RunNotFoundError when there is no such run.
+    """
+    run = journal.run(journal.resolve_run_id(run_id))
+    if run_id == LAST_RUN and run.kind == "rollback":
+        raise JournalError(
+            f"the newest run {run.run_id} is a rollback of {run.parent_run_id}; give its id, {run.run_id}, "
+            "to undo the rollback itself"
+        )
+    return run
 
 
 async def execute(
@@ -212,20 +252,27 @@ async def execute(
     to_send = rollout.to_send
     finished = 0
     slots = asyncio.Semaphore(concurrency)
-    # Each journal commit waits for fsync. Doing them on one worker thread keeps the event loop
-    # free to handle responses meanwhile, and keeps the commits in order.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-journal") as writer:
-        record = _JournalWriter(journal, writer, run_id)
+    try:
+        # Each journal commit waits for fsync. Doing them on one worker thread keeps the event loop
+        # free to handle responses meanwhile, and keeps the commits in order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-journal") as writer:
+            record = _JournalWriter(journal, writer, run_id)
 
-        async def send(action: Action) -> None:
-            nonlocal finished
-            async with slots:
-                status = await _send_one(action, api, record)
-            finished += 1
-            if progress is not None:
-                progress(finished, len(to_send), action.label, status)
+            async def send(action: Action) -> None:
+                nonlocal finished
+                async with slots:
+                    status = await _send_one(action, api, record)
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(to_send), action.label, status)
 
-        await asyncio.gather(*(send(action) for action in to_send))
+            await asyncio.gather(*(send(action) for action in to_send))
+    except BaseException:
+        # Cancelled (Ctrl-C, SIGTERM) or failed: the writer thread has committed every update by
+        # now, so the run can be marked stopped. Its in-flight entries stay for `resume` to re-read.
+        with contextlib.suppress(sqlite3.Error):
+            journal.interrupt_run(run_id)
+        raise
 
     run = journal.finish_run(run_id)
     return RunResult(run, tuple(journal.entries(run_id)))
@@ -292,9 +339,14 @@ def _record(rollout: Rollout, journal: Journal, account_id: str | None) -> str:
         )
 
     journal.reopen_run(rollout.run_id)
+    recorded = {entry.connector_id: entry.before for entry in journal.entries(rollout.run_id)}
     for action in rollout.actions:
         status, error = _initial_status(action)
         if action.kind == "send":
+            # A forced resume overwrites what someone else set since the run recorded this connector.
+            # Rollback must restore that newer state, so it becomes the entry's before-state.
+            if differing_fields(window_fields(action.before), window_fields(recorded[action.connector_id])):
+                journal.replace_before(rollout.run_id, action.connector_id, action.before)
             continue
         after = action.before if action.kind == "done" else None
         journal.finish_entry(rollout.run_id, action.connector_id, status, after=after, error=error)
