@@ -155,6 +155,26 @@ class TestErrors:
         assert caught.value.retry_after == 120
         assert "Wait 120 s" in str(caught.value)
 
+    def test_quota_reset_far_away_fails_fast(self) -> None:
+        """A Ratelimit header with no quota left for a day fails the next request unsent."""
+        with Emulator(
+            [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=1, quota_window=86_400
+        ) as server:
+            with make_client(server) as client:
+                client.get_connector(BERLIN_ID)
+                started = time.monotonic()
+                with pytest.raises(RateLimitedError) as caught:
+                    client.get_connector(BERLIN_ID)
+                elapsed = time.monotonic() - started
+            requests = len(server.request_log())
+
+        assert requests == 1
+        assert elapsed < 5
+        assert caught.value.sent is False
+        assert caught.value.retry_after == pytest.approx(86_400, abs=5)
+        assert "not sent" in str(caught.value)
+        assert "Wait 864" in str(caught.value)
+
     def test_server_errors_exhaust_attempts(self, emulator: Emulator) -> None:
         """Five 503s in a row exhaust four attempts and raise ServerError."""
         emulator.fail_next("error_503", count=5)

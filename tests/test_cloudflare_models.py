@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from planner.cloudflare import (
     RateLimit,
     parse_ratelimit_headers,
 )
-from planner.cloudflare.ratelimit import RateLimiter
+from planner.cloudflare.ratelimit import QuotaWaitTooLongError, RateLimiter
 from planner.engine import DAY_NAMES, WindowSpec
 
 FULL = {
@@ -291,6 +293,44 @@ class TestRateLimiter:
         limiter.observe(QuotaReport(remaining=1, reset_seconds=6, quota=1200))
 
         assert asyncio.run(acquire_many(limiter, 1)) == [3]
+
+    def test_pause_beyond_max_wait_raises(self) -> None:
+        """A quota reset further away than max_wait raises at once instead of sleeping."""
+        clock = FakeClock()
+        limiter = RateLimiter(RateLimit(max_wait=300), clock=clock.now, sleep=clock.sleep)
+        limiter.observe(QuotaReport(remaining=0, reset_seconds=100_000, quota=1200))
+
+        with pytest.raises(QuotaWaitTooLongError) as caught:
+            asyncio.run(acquire_many(limiter, 1))
+
+        assert caught.value.wait == 100_000
+        assert clock.time == 1000.0
+
+    def test_pause_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A pause from the Ratelimit header logs one WARNING with the wait and the quota."""
+        clock = FakeClock()
+        limiter = RateLimiter(RateLimit(), clock=clock.now, sleep=clock.sleep)
+        limiter.observe(QuotaReport(remaining=0, reset_seconds=40, quota=1200))
+
+        with caplog.at_level(logging.WARNING, logger="planner.cloudflare"):
+            waits = asyncio.run(acquire_many(limiter, 1))
+
+        assert waits == [40]
+        assert len(caplog.records) == 1
+        assert "waiting 40.00 s" in caplog.records[0].getMessage()
+        assert "0 requests left, reset in 40 s" in caplog.records[0].getMessage()
+
+    def test_oversized_header_numbers_are_dropped(self) -> None:
+        """A number too long for a float makes the header unusable instead of crashing."""
+        huge = "9" * 400
+
+        assert parse_ratelimit_headers({"ratelimit": f'"default";r={huge};t=5'}) is None
+
+    @pytest.mark.parametrize("max_wait", [-1.0, math.inf, math.nan])
+    def test_invalid_max_wait(self, max_wait: float) -> None:
+        """max_wait must be a finite number of seconds."""
+        with pytest.raises(ValueError, match="max_wait must be a finite number"):
+            RateLimit(max_wait=max_wait)
 
     def test_ample_quota_does_not_slow_down(self) -> None:
         """Plenty of quota left means no pause."""

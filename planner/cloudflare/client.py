@@ -27,7 +27,11 @@ from planner.cloudflare.errors import (
     RateLimitedError,
 )
 from planner.cloudflare.models import Connector, window_request_fields
-from planner.cloudflare.ratelimit import RateLimiter, parse_ratelimit_headers
+from planner.cloudflare.ratelimit import (
+    QuotaWaitTooLongError,
+    RateLimiter,
+    parse_ratelimit_headers,
+)
 from planner.cloudflare.retry import is_retryable
 from planner.cloudflare.transport import PooledTransport
 
@@ -205,6 +209,7 @@ class AsyncConnectorsClient:
                     attempt >= policy.max_attempts
                     or not is_retryable(error)
                     or (retry_after is not None and retry_after > policy.retry_after_max)
+                    or (isinstance(error, RateLimitedError) and not error.sent)
                 )
                 if give_up:
                     _set_attempts(error, attempt)
@@ -232,7 +237,17 @@ class AsyncConnectorsClient:
         params: Mapping[str, str] | None,
     ) -> dict[str, Any]:
         if self._limiter is not None:
-            await self._limiter.acquire()
+            try:
+                await self._limiter.acquire()
+            except QuotaWaitTooLongError as error:
+                raise RateLimitedError(
+                    retry_after=error.wait,
+                    sent=False,
+                    method=method,
+                    path=path,
+                    status=429,
+                    connector_id=connector_id,
+                ) from None
 
         async with self._semaphore:
             started = time.perf_counter()

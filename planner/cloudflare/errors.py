@@ -9,7 +9,7 @@ Every failure the client reports is a `CloudflareError`::
     │   ├── AuthenticationError     401, 403 (for example Cloudflare code 10000)
     │   ├── NotFoundError           404: unknown connector, account or route
     │   ├── InvalidRequestError     400 and every other 4xx not listed here
-    │   ├── RateLimitedError        429, with the delay from Retry-After
+    │   ├── RateLimitedError        429, with the delay from Retry-After, or quota used up
     │   └── ServerError             5xx
     ├── TransportError         no complete HTTP response arrived
     │   ├── ConnectionFailedError   refused, reset or closed connection
@@ -148,11 +148,27 @@ class InvalidRequestError(APIError):
 
 
 class RateLimitedError(APIError):
-    """429: the account is over Cloudflare's rate limit; `retry_after` is in seconds."""
+    """429: the account is over Cloudflare's rate limit; `retry_after` is in seconds.
 
-    def __init__(self, *, retry_after: float | None = None, **fields: Any) -> None:
+    `sent` is False when the client held the request back instead, because the `Ratelimit`
+    header of an earlier response reported a quota reset later than `RateLimit.max_wait`;
+    `status` is 429 then too.
+    """
+
+    def __init__(
+        self, *, retry_after: float | None = None, sent: bool = True, **fields: Any
+    ) -> None:
         super().__init__(**fields)
         self.retry_after = retry_after
+        self.sent = sent
+
+    def _details(self) -> str:
+        if self.sent:
+            return super()._details()
+        return (
+            "not sent, because the Ratelimit header of an earlier response reports no quota "
+            f"left until the reset in {self.retry_after:.0f} s"
+        )
 
     @property
     def hint(self) -> str:  # type: ignore[override]
