@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -92,6 +93,35 @@ class TestShow:
         assert result.exit_code == 0
         assert f"notes: {BERLIN['notes']}" in result.stdout
         assert result.stdout.count("  next: ") == 3
+
+    def test_non_ascii_token_exits_2(self, emulator: Emulator) -> None:
+        """A token httpx cannot send is a usage error that never shows the token."""
+        env = {
+            "CLOUDFLARE_BASE_URL": emulator.base_url,
+            "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID,
+            "CLOUDFLARE_API_TOKEN": "tök-SECRET",
+        }
+        result = CliRunner().invoke(main, ["connectors", "show", BERLIN_ID], env=env)
+
+        assert result.exit_code == 2
+        assert "non-ASCII characters" in result.stderr
+        assert "SECRET" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert emulator.request_log() == []
+
+    def test_non_utf8_token_file_exits_2(self, emulator: Emulator, tmp_path: Path) -> None:
+        """A token file with non-UTF-8 bytes is a usage error that never shows its content."""
+        token_file = tmp_path / "token"
+        token_file.write_bytes(b"\xff\xfeSECRET\n")
+        env = {"CLOUDFLARE_BASE_URL": emulator.base_url, "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID}
+        result = CliRunner().invoke(
+            main, ["connectors", "show", BERLIN_ID, "--token-file", str(token_file)], env=env
+        )
+
+        assert result.exit_code == 2
+        assert "is not UTF-8 text" in result.stderr
+        assert "SECRET" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
 
     def test_unknown_id_exits_1(self, emulator: Emulator) -> None:
         """An unknown id is an API failure: exit 1, the status and the fix."""

@@ -248,10 +248,22 @@ class TestConfig:
         with pytest.raises(ConfigError, match="is empty"):
             ClientConfig.from_options(ClientOptions(token_file=empty), env=self.ENV)
 
-    @pytest.mark.parametrize("token", ["two words", "line\nbreak", ""])
+    def test_token_file_not_utf8(self, tmp_path: Path) -> None:
+        """A token file that is not UTF-8 is a ConfigError that does not quote its bytes."""
+        latin1 = tmp_path / "latin1"
+        latin1.write_bytes("t\xf6k-SECRET\n".encode("latin-1"))
+
+        with pytest.raises(ConfigError, match="is not UTF-8 text") as caught:
+            ClientConfig.from_options(ClientOptions(token_file=latin1), env=self.ENV)
+
+        assert "SECRET" not in str(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__
+
+    @pytest.mark.parametrize("token", ["two words", "line\nbreak", "", "tök-SECRET", "tab\tx"])
     def test_malformed_token_is_rejected(self, token: str) -> None:
         """A token that cannot be a header value is rejected without showing it."""
-        with pytest.raises(ConfigError, match="contains spaces or control characters") as caught:
+        with pytest.raises(ConfigError, match="contains spaces, control characters") as caught:
             Credentials(token=token)
 
         assert token not in str(caught.value) or not token

@@ -36,11 +36,14 @@ class Credentials:
             raise ConfigError("credentials need an API token, or an email together with an API key")
         for name in ("token", "email", "api_key"):
             value = getattr(self, name)
-            # A header value with whitespace or control characters is malformed or an injection.
-            if value is not None and (not value or not value.isprintable() or " " in value):
+            # A header value with whitespace or control characters is malformed or an
+            # injection, and httpx cannot encode one with non-ASCII characters. The message
+            # never repeats the value, because it is a secret.
+            if value is not None and not _is_visible_ascii(value):
                 raise ConfigError(
-                    f"the {name.replace('_', ' ')} is empty or contains spaces or control "
-                    "characters; check the value in the environment or the token file"
+                    f"the {name.replace('_', ' ')} is empty or contains spaces, control "
+                    "characters or non-ASCII characters; check the value in the environment "
+                    "or the token file"
                 )
 
     def headers(self) -> dict[str, str]:
@@ -137,6 +140,10 @@ class ClientConfig:
         )
 
 
+def _is_visible_ascii(value: str) -> bool:
+    return bool(value) and all("!" <= character <= "~" for character in value)
+
+
 def _read_credentials(token_file: Path | None, env: Mapping[str, str]) -> Credentials:
     if token_file is not None:
         return Credentials(token=read_token_file(token_file))
@@ -166,6 +173,12 @@ def read_token_file(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read token file {str(path)!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        # The decode error quotes the bytes of the file, which are the secret.
+        raise ConfigError(
+            f"token file {str(path)!r} is not UTF-8 text; write the API token into it as "
+            "plain text"
+        ) from None
 
     token = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not token:
