@@ -414,3 +414,45 @@ def test_malformed_http_is_rejected(emulator: Emulator, head: bytes) -> None:
     status_line = asyncio.run(send()).split(b"\r\n", 1)[0]
 
     assert status_line in {b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 411 Length Required"}
+
+
+def deep_patch() -> bytes:
+    body = b"[" * 200_000
+    head = (
+        f"PATCH {ONE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code"),
+    [
+        (b"GET http://[::1/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1011),
+        ("PATCH /client/v4 HTTP/1.1\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"), 6003),
+        (deep_patch(), 1001),
+        (b"GARBAGE\r\n\r\n", 1011),
+    ],
+    ids=["unclosed-ipv6-target", "superscript-length", "deep-json", "request-line"],
+)
+def test_unparsable_request_gets_400_envelope(
+    emulator: Emulator, request_bytes: bytes, code: int
+) -> None:
+    """A request the emulator cannot parse gets a coded 400 failure envelope."""
+
+    async def send() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        writer.write(request_bytes)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        return answer
+
+    head, _, body = asyncio.run(send()).partition(b"\r\n\r\n")
+    envelope = json.loads(body)
+
+    assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 400 Bad Request"
+    assert envelope["success"] is False
+    assert envelope["result"] is None
+    assert [error["code"] for error in envelope["errors"]] == [code]

@@ -30,6 +30,7 @@ MAX_EMBARGO_DATES = 100
 CODE_AUTHENTICATION = 10000
 CODE_NO_ROUTE = 7003
 CODE_RATE_LIMITED = 1015
+CODE_INVALID_HEADERS = 6003
 
 # NOTE: Cloudflare does not document the codes of connector validation errors, of an unknown
 # connector id or of a wrong method; these are the emulator's own, all >= 1000 like real codes.
@@ -43,6 +44,7 @@ CODE_INVALID_EMBARGO_DATE = 1007
 CODE_INVALID_TIMEZONE = 1008
 CODE_INVALID_DEVICE = 1009
 CODE_INVALID_QUERY = 1010
+CODE_INVALID_REQUEST_LINE = 1011
 CODE_NOT_FOUND = 1100
 CODE_METHOD_NOT_ALLOWED = 7001
 CODE_INTERNAL = 1000
@@ -257,6 +259,8 @@ def _parse_object(body: bytes) -> tuple[dict[str, Any] | None, list[tuple[int, s
         data = json.loads(body or b"null", parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as error:
         return None, [(CODE_INVALID_JSON, f"the request body is not valid JSON: {error}")]
+    except RecursionError:
+        return None, [(CODE_INVALID_JSON, "the request body nests JSON too deeply")]
     if not isinstance(data, dict):
         return None, [(CODE_INVALID_JSON, "the request body must be a JSON object")]
     return data, []

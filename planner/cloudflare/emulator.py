@@ -29,6 +29,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from planner.cloudflare.emulated_api import (
     CODE_AUTHENTICATION,
     CODE_INTERNAL,
+    CODE_INVALID_HEADERS,
+    CODE_INVALID_JSON,
+    CODE_INVALID_REQUEST_LINE,
     CODE_NO_ROUTE,
     CODE_RATE_LIMITED,
     ConnectorStore,
@@ -410,7 +413,8 @@ class Emulator:
         try:
             method, target, version = request_line.split(" ")
         except ValueError:
-            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
+            rejected = _rejection(400, CODE_INVALID_REQUEST_LINE, "invalid HTTP request line")
+            await self._write(writer, rejected, keep_alive=False)
             return False
         headers: dict[str, str] = {}
         for line in header_lines:
@@ -420,18 +424,32 @@ class Emulator:
 
         body = b""
         if "transfer-encoding" in headers:
-            await self._write(writer, _RawResponse(411, b""), keep_alive=False)
+            rejected = _rejection(411, CODE_INVALID_HEADERS, "send the body with Content-Length")
+            await self._write(writer, rejected, keep_alive=False)
             return False
         length_text = headers.get("content-length", "0") or "0"
-        length = int(length_text) if length_text.isdigit() else -1
+        # isdigit() alone accepts digits such as "²" that int() rejects.
+        is_number = length_text.isascii() and length_text.isdigit()
+        length = int(length_text) if is_number else -1
         if not 0 <= length <= _MAX_BODY:
-            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
+            rejected = _rejection(
+                400,
+                CODE_INVALID_HEADERS,
+                f"Content-Length must be a whole number of bytes up to {_MAX_BODY}",
+            )
+            await self._write(writer, rejected, keep_alive=False)
             return False
         if length:
             body = await reader.readexactly(length)
 
         keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        raw = await self._respond(method, target, headers, body)
+        try:
+            raw = await self._respond(method, target, headers, body)
+        except Exception:
+            # A bug here must cost one request, not the connection without any response.
+            logger.exception("emulator failed to handle %s %r", method, target)
+            raw = _rejection(500, CODE_INTERNAL, "the emulator failed to handle the request")
+            keep_alive = False
         if raw.close == "reset":
             _reset(writer)
             return False
@@ -441,7 +459,11 @@ class Emulator:
     async def _respond(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
     ) -> _RawResponse:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            # For example an unclosed IPv6 bracket in an absolute-form target.
+            return _rejection(400, CODE_INVALID_REQUEST_LINE, "invalid request target")
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query))
         fault = self._take_fault(method)
@@ -495,7 +517,13 @@ class Emulator:
             elif not path.startswith(API_PREFIX + "/"):
                 reply = Reply(404, failure((CODE_NO_ROUTE, "No route for the URI")))
             else:
-                reply = self.store.handle(method, path[len(API_PREFIX) :], query, body)
+                try:
+                    reply = self.store.handle(method, path[len(API_PREFIX) :], query, body)
+                except RecursionError:
+                    # JSON shallow enough to parse can still be too deep to validate.
+                    reply = Reply(
+                        400, failure((CODE_INVALID_JSON, "the request body nests JSON too deeply"))
+                    )
 
         raw = _json_response(reply.status, reply.envelope)
         raw.headers.update(quota_headers)
@@ -533,7 +561,7 @@ class Emulator:
     ) -> None:
         try:
             parsed = json.loads(body) if body else None
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = body.decode("latin-1")
         status = None if raw.close == "reset" else raw.status
         try:
@@ -565,6 +593,11 @@ class Emulator:
 def _json_response(status: int, envelope: Mapping[str, Any]) -> _RawResponse:
     body = json.dumps(envelope, separators=(",", ":")).encode()
     return _RawResponse(status, body, {"Content-Type": "application/json"})
+
+
+def _rejection(status: int, code: int, message: str) -> _RawResponse:
+    """Return the failure envelope for a request that cannot be parsed as HTTP."""
+    return _json_response(status, failure((code, message)))
 
 
 def _fault_response(kind: FaultKind) -> _RawResponse:
