@@ -79,10 +79,17 @@ class TestClientOptions:
         )
 
     @pytest.mark.parametrize(
-        "arguments", [["--read-timeout", "0"], ["--max-concurrency", "0"], ["--token", "x"]]
+        "arguments",
+        [
+            ["--read-timeout", "0"],
+            ["--read-timeout", "inf"],
+            ["--connect-timeout", "nan"],
+            ["--max-concurrency", "0"],
+            ["--token", "x"],
+        ],
     )
     def test_bad_option_values_exit_2(self, arguments: list[str]) -> None:
-        """Zero timeouts, zero concurrency and a --token option are usage errors."""
+        """Zero or non-finite timeouts, zero concurrency and a --token option are usage errors."""
         result = CliRunner().invoke(echo_options, arguments)
 
         assert result.exit_code == 2
@@ -226,6 +233,24 @@ class TestEmulatorCommand:
 
         assert result.exit_code == 2
         assert "add up to at most 1" in result.stderr
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [
+            ["--quota-window", "inf"],
+            ["--quota-window", "nan"],
+            ["--latency", "inf"],
+            ["--latency", "nan"],
+            ["--stall-seconds", "inf"],
+            ["--server-error-rate", "nan"],
+        ],
+    )
+    def test_non_finite_numbers_exit_2(self, arguments: list[str]) -> None:
+        """inf and nan, which click's FloatRange accepts, are usage errors naming the value."""
+        result = CliRunner().invoke(main, ["emulator", "--port", "0", *arguments])
+
+        assert result.exit_code == 2
+        assert f"{arguments[1]!r} is not a finite number" in result.stderr
 
     def test_port_in_use(self) -> None:
         """A taken port exits 1 and suggests another --port."""

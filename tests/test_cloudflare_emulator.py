@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import zoneinfo
 from collections import Counter
 from pathlib import Path
@@ -317,6 +318,29 @@ def test_invalid_fault_rates() -> None:
         Faults(server_error_rate=0.7, stall_rate=0.5)
     with pytest.raises(ValueError):
         Faults(malformed_rate=-0.1)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"latency": math.inf},
+        {"stall_seconds": math.nan},
+        {"malformed_rate": math.nan},
+    ],
+)
+def test_non_finite_faults_are_rejected(settings: dict[str, float]) -> None:
+    """inf and nan latencies, stalls and rates are rejected."""
+    with pytest.raises(ValueError, match="must be"):
+        Faults(**settings)
+
+
+@pytest.mark.parametrize("window", [math.inf, math.nan, 0.0])
+def test_non_finite_quota_window_is_rejected(window: float) -> None:
+    """A quota window must be a positive, finite number of seconds, at start and on change."""
+    with pytest.raises(ValueError, match="invalid quota"):
+        Emulator(quota_window=window)
+    with pytest.raises(ValueError, match="invalid quota"):
+        Emulator().set_quota(1, window)
 
 
 def test_thousands_of_concurrent_connections() -> None:

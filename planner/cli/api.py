@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,8 +37,21 @@ from planner.cloudflare.seed import generate_connectors, load_seed_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
-_RATE = click.FloatRange(0, 1)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A `click.FloatRange` that also rejects inf and nan, which its bound checks let through."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+_POSITIVE_SECONDS = FiniteFloatRange(min=0, min_open=True)
+_NON_NEGATIVE = FiniteFloatRange(min=0)
+_RATE = FiniteFloatRange(0, 1)
 
 
 def _fault_rate_option(name: str, help_text: str) -> Callable[[F], F]:
@@ -227,7 +241,7 @@ def handle_api_errors() -> Iterator[None]:
 @click.option(
     "--latency",
     metavar="MS",
-    type=click.FloatRange(min=0),
+    type=_NON_NEGATIVE,
     default=0.0,
     show_default=True,
     help="Milliseconds of latency added to every response.",
@@ -248,7 +262,7 @@ def handle_api_errors() -> Iterator[None]:
 @click.option(
     "--stall-seconds",
     metavar="SECONDS",
-    type=click.FloatRange(min=0),
+    type=_NON_NEGATIVE,
     default=30.0,
     show_default=True,
     help="Length of a stall in seconds.",

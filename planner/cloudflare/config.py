@@ -6,6 +6,7 @@ command lines show in the process list of every user on the machine.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,8 +95,10 @@ class ClientConfig:
             raise ConfigError("the account id is empty; set CLOUDFLARE_ACCOUNT_ID or --account-id")
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
-            if not value > 0:
-                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+            if not 0 < value < math.inf:
+                raise ConfigError(
+                    f"{name} must be a positive, finite number of seconds, got {value!r}"
+                )
         if self.max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {self.max_concurrency!r}")
 

@@ -102,10 +102,14 @@ class Faults:
             self.malformed_rate,
             self.stall_rate,
         )
-        if any(rate < 0 for rate in rates) or sum(rates) > 1:
+        # Written as "not inside the range" so that nan fails every check.
+        if not all(0 <= rate <= 1 for rate in rates) or not sum(rates) <= 1:
             raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {rates}")
-        if self.latency < 0 or self.stall_seconds < 0:
-            raise ValueError("latency and stall_seconds must not be negative")
+        if not 0 <= self.latency < math.inf or not 0 <= self.stall_seconds < math.inf:
+            raise ValueError(
+                "latency and stall_seconds must be finite numbers of seconds >= 0, got "
+                f"{self.latency!r} and {self.stall_seconds!r}"
+            )
 
     def draw(self, rng: random.Random) -> FaultKind | None:
         """Pick the fault for one request, or None."""
@@ -164,6 +168,13 @@ class _Quota:
     started: float = -math.inf
     used: int = 0
 
+    def __post_init__(self) -> None:
+        if self.limit < 1 or not 0 < self.window < math.inf:
+            raise ValueError(
+                f"invalid quota {self.limit!r} per {self.window!r} s; give at least 1 request "
+                "per finite, positive number of seconds"
+            )
+
     def take(self, now: float) -> bool:
         """Count one request; return whether the quota allowed it."""
         if now >= self.started + self.window:
@@ -220,8 +231,6 @@ class Emulator:
     ) -> None:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             raise ValueError(f"the emulator listens on loopback only, not {host!r}")
-        if quota < 1 or quota_window <= 0:
-            raise ValueError(f"invalid quota {quota!r} per {quota_window!r} s")
 
         self.store = ConnectorStore(
             connectors,
