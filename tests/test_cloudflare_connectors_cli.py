@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,44 @@ class TestShow:
         assert result.exit_code == 1
         assert "HTTP 404" in result.stderr
         assert "Check the connector id" in result.stderr
+
+
+ODD_NOTES = "a\ud800b\x1b[31mred\rc\x9bd"
+
+
+@pytest.fixture(name="odd_emulator")
+def odd_emulator_fixture() -> Iterator[Emulator]:
+    """An emulator whose Berlin connector has a lone surrogate and controls in `notes`."""
+    seeds = seed_connectors()
+    seeds[0]["notes"] = ODD_NOTES
+    with Emulator(seeds, account_id=ACCOUNT_ID, token=TOKEN) as server:
+        yield server
+
+
+class TestOddText:
+    @pytest.mark.parametrize("command", [["list"], ["show", BERLIN_ID]])
+    def test_text_replaces_surrogates_and_controls(
+        self, odd_emulator: Emulator, command: list[str]
+    ) -> None:
+        """Lone surrogates, ESC, CR and C1 controls print as U+FFFD instead of crashing."""
+        result = run(odd_emulator, *command)
+
+        assert result.exit_code == 0, result.output
+        assert "a\ufffdb\ufffd[31mred\ufffdc\ufffdd" in result.stdout
+        assert "\x1b" not in result.stdout
+        assert "\r" not in result.stdout
+
+    @pytest.mark.parametrize("command", [["list", "--json"], ["show", BERLIN_ID, "--json"]])
+    def test_json_escapes_and_keeps_value(self, odd_emulator: Emulator, command: list[str]) -> None:
+        """JSON output escapes those characters, so it parses back to the exact notes."""
+        result = run(odd_emulator, *command)
+        data = json.loads(result.stdout)
+        notes = data[0]["notes"] if isinstance(data, list) else data["notes"]
+
+        assert result.exit_code == 0, result.output
+        assert notes == ODD_NOTES
+        assert "\x9b" not in result.stdout
+        assert "\x1b" not in result.stdout
 
 
 class TestSet:
