@@ -140,8 +140,33 @@ def test_create_needs_exactly_one_device_option(emulator: Emulator, device: Any)
 
 
 @pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ({"provision_license": "yes"}, "device.provision_license must be a boolean"),
+        ({"id": ["x"]}, "device.id must be a non-empty string"),
+        ({"serial_number": 5}, "device.serial_number must be a non-empty string"),
+        ({"id": ""}, "device.id must be a non-empty string"),
+    ],
+)
+def test_create_checks_device_option_types(
+    emulator: Emulator, device: dict[str, Any], message: str
+) -> None:
+    """A device option of the wrong type is a coded 400 that names the option."""
+    response = call(emulator, "POST", CONNECTORS, {"device": device})
+
+    assert response.status_code == 400
+    assert error_codes(response) == [1009]
+    assert response.json()["errors"][0]["message"] == message
+    assert len(emulator.dump_state()) == 6
+
+
+@pytest.mark.parametrize(
     ("body", "code"),
     [
+        ({"timezone": "localtime"}, 1008),
+        ({"interrupt_window_hour_of_day": -50}, 1012),
+        ({"interrupt_window_hour_of_day": 1e308}, 1012),
+        ({"interrupt_window_hour_of_day": 24}, 1012),
         ({"interrupt_window_days_of_week": ["Sat"]}, 1004),
         ({"interrupt_window_days_of_week": ["saturday"]}, 1004),
         ({"interrupt_window_days_of_week": "Saturday"}, 1003),
@@ -294,6 +319,15 @@ def test_stall_outlasts_read_timeout(emulator: Emulator) -> None:
 
     with pytest.raises(httpx.ReadTimeout):
         call(emulator, "GET", ONE, timeout=httpx.Timeout(5, read=0.2))
+
+
+@pytest.mark.parametrize("count", [0, -1])
+def test_fail_next_rejects_counts_below_one(emulator: Emulator, count: int) -> None:
+    """A count below one is rejected instead of making the fault permanent."""
+    with pytest.raises(ValueError, match=f"invalid fault count {count}"):
+        emulator.fail_next("error_500", count)
+
+    assert call(emulator, "GET", CONNECTORS).status_code == 200
 
 
 def test_seeded_fault_rates_repeat() -> None:

@@ -278,6 +278,9 @@ class Emulator:
         """Give the next `count` requests (of `method`, if given) the fault `kind`."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
+        # A count below 1 would never reach zero in `_take_fault`, so the fault would stay.
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"invalid fault count {count!r}; give a whole number of at least 1")
         with self._lock:
             self._scripted.append(_ScriptedFault(kind, count, method))
 
