@@ -101,6 +101,12 @@ class TestClientOptions:
         for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN"):
             assert name in result.stdout
 
+    def test_read_timeout_help_says_between_reads(self) -> None:
+        """--read-timeout bounds each read, and its help must not promise the whole response."""
+        result = CliRunner().invoke(echo_options, ["--help"], terminal_width=200)
+
+        assert "between two reads of an API response" in result.stdout
+
     def test_command_against_emulator(self, emulator: Emulator, tmp_path: Path) -> None:
         """A command reads the token from a file and the rest from options."""
         token_file = tmp_path / "token"

@@ -134,7 +134,8 @@ def _add_client_options(command: F, token_file_flag: str) -> F:
             "--read-timeout",
             type=_POSITIVE_SECONDS,
             metavar="SECONDS",
-            help="Seconds to wait for each API response [default: 30].",
+            help="Seconds to wait between two reads of an API response; a response that "
+            "keeps arriving slowly can take longer in total [default: 30].",
         ),
         click.option(
             "--max-concurrency",

@@ -104,7 +104,11 @@ class ClientConfig:
 
     @property
     def timeout(self) -> httpx.Timeout:
-        """The httpx timeout: connect as configured, read/write/pool as the read timeout."""
+        """The httpx timeout: connect as configured, read/write/pool as the read timeout.
+
+        httpx applies the read timeout to each socket read, so it bounds the pause between two
+        reads, not the time for the whole response.
+        """
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
 
     @classmethod
