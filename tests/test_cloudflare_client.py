@@ -496,3 +496,57 @@ def test_write_caveat_only_for_writes(method: str, warned: bool) -> None:
         run(recorder, operation, retry=RetryPolicy(max_attempts=1))
 
     assert ("may have been applied" in str(caught.value)) is warned
+
+
+def test_truncated_write_response_carries_caveat() -> None:
+    """A truncated 200 after a PATCH says that the change may have been applied."""
+    recorder = Recorder(httpx.Response(200, text='{"success": true, "res'))
+
+    with pytest.raises(ProtocolError) as caught:
+        run(
+            recorder,
+            lambda client: client.edit_window("c1", {"interrupt_window_hour_of_day": 1}),
+            retry=RetryPolicy(max_attempts=2),
+        )
+
+    assert len(recorder.requests) == 2
+    assert "may have been applied" in str(caught.value)
+
+
+def test_conflict_after_retries_advises_waiting() -> None:
+    """A 409 on every attempt is called transient, not a problem with the values sent."""
+    recorder = Recorder(failure(409, (1000, "conflict")))
+
+    with pytest.raises(InvalidRequestError) as caught:
+        run(recorder, lambda client: client.get_connector("c1"), retry=RetryPolicy(max_attempts=2))
+
+    assert len(recorder.requests) == 2
+    assert "transient state" in str(caught.value)
+    assert "Fix the values" not in str(caught.value)
+
+
+def test_redirect_is_not_retried() -> None:
+    """A 301 names the base URL as the likely fault and is sent only once."""
+    recorder = Recorder(
+        httpx.Response(301, headers={"location": "https://example.test/client/v4/x"})
+    )
+
+    with pytest.raises(ProtocolError) as caught:
+        run(recorder, lambda client: client.edit_window("c1", {"interrupt_window_hour_of_day": 1}))
+
+    message = str(caught.value)
+    assert len(recorder.requests) == 1
+    assert "HTTP 301" in message
+    assert "redirected to 'https://example.test/client/v4/x'" in message
+    assert "base URL is probably wrong" in message
+    assert "may have been applied" not in message
+
+
+def test_no_content_is_not_retried() -> None:
+    """A 204 without a body is not a garbled response, so it is not sent again."""
+    recorder = Recorder(httpx.Response(204))
+
+    with pytest.raises(ProtocolError, match="HTTP 204, the response body is not JSON"):
+        run(recorder, lambda client: client.get_connector("c1"))
+
+    assert len(recorder.requests) == 1

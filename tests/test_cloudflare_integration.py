@@ -24,6 +24,7 @@ from planner.cloudflare import (
     Credentials,
     InvalidRequestError,
     NotFoundError,
+    ProtocolError,
     RateLimit,
     RateLimitedError,
     RequestTimeoutError,
@@ -239,6 +240,16 @@ class TestRetries:
         assert stored is not None
         assert {name: stored[name] for name in SPEC.to_api()} == SPEC.to_api()
         assert result.window_spec() == SPEC
+
+    def test_malformed_write_response_every_time(self, emulator: Emulator) -> None:
+        """A write applied but answered with a truncated body warns that it may have landed."""
+        emulator.fail_next("malformed", count=4, method="PATCH")
+
+        with make_client(emulator) as client, pytest.raises(ProtocolError) as caught:
+            client.edit_window(BERLIN_ID, {"interrupt_window_hour_of_day": 7})
+
+        assert "may have been applied" in str(caught.value)
+        assert emulator.connector(BERLIN_ID)["interrupt_window_hour_of_day"] == 7
 
     def test_stall_then_success(self, emulator: Emulator) -> None:
         """A stall longer than the read timeout is retried on a new connection."""

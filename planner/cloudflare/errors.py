@@ -144,7 +144,16 @@ class NotFoundError(APIError):
 class InvalidRequestError(APIError):
     """400 or another 4xx without a class of its own: the API rejected the request."""
 
-    hint = "Fix the values named in the Cloudflare errors and send the change again"
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        # The client retries 408 and 409 as transient, so they reach the caller only after
+        # every attempt, and the values sent are not at fault.
+        if self.status in {408, 409}:
+            return (
+                f"The API reported HTTP {self.status} on every attempt, a transient state "
+                "such as a concurrent change; wait a minute and send the change again"
+            )
+        return "Fix the values named in the Cloudflare errors and send the change again"
 
 
 class RateLimitedError(APIError):
@@ -211,7 +220,11 @@ class RequestTimeoutError(TransportError):
 
 
 class ProtocolError(_RequestError):
-    """The response is not the API's JSON envelope, or it reports failure with a 2xx status."""
+    """The response is not the API's JSON envelope, or it reports failure with a 2xx status.
+
+    `unsure_write` is True unless the response shows that the API never saw the request (a
+    redirect): a write answered with a broken 2xx response may have been applied.
+    """
 
     hint = (
         "Check that the base URL points at the Cloudflare API (it ends in /client/v4); if it "
@@ -225,6 +238,7 @@ class ProtocolError(_RequestError):
         status: int | None = None,
         cf_ray: str | None = None,
         retryable: bool = False,
+        unsure_write: bool = True,
         **fields: Any,
     ) -> None:
         super().__init__(**fields)
@@ -232,6 +246,7 @@ class ProtocolError(_RequestError):
         self.status = status
         self.cf_ray = cf_ray
         self.retryable = retryable
+        self.unsure_write = unsure_write
 
     def _details(self) -> str:
         status = f"HTTP {self.status}, " if self.status is not None else ""
