@@ -550,3 +550,15 @@ def test_no_content_is_not_retried() -> None:
         run(recorder, lambda client: client.get_connector("c1"))
 
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("value", ["1e11", "inf", "nan", "-3"])
+def test_odd_retry_after_is_ignored(value: str) -> None:
+    """A Retry-After that is not a plausible delay is ignored, and the message says so."""
+    recorder = Recorder(failure(429, (1015, "rate limited"), **{"retry-after": value}))
+
+    with pytest.raises(RateLimitedError) as caught:
+        run(recorder, lambda client: client.get_connector("c1"), retry=RetryPolicy(max_attempts=1))
+
+    assert caught.value.retry_after is None
+    assert "Wait a few minutes" in str(caught.value)
