@@ -141,6 +141,20 @@ def test_list_follows_result_info_pages() -> None:
     assert recorder.requests[1].url.params["device_type"] == "MANAGED"
 
 
+def test_list_stops_when_page_repeats() -> None:
+    """A result_info that keeps saying page 1 of 5000 fails on the first repeat."""
+    recorder = Recorder(
+        httpx.Response(
+            200, json={**envelope([CONNECTOR]), "result_info": {"page": 1, "total_pages": 5000}}
+        )
+    )
+
+    with pytest.raises(ProtocolError, match="announces a page already read"):
+        run(recorder, lambda client: client.list_connectors())
+
+    assert len(recorder.requests) == 2
+
+
 def test_list_rejects_unknown_device_type() -> None:
     """An unknown device_type is rejected before any request."""
     recorder = Recorder(httpx.Response(200, json=envelope([])))

@@ -110,6 +110,7 @@ class AsyncConnectorsClient:
             params["device_type"] = device_type
 
         connectors: list[Connector] = []
+        requested = {frozenset(params.items())}
         for _ in range(_MAX_PAGES):
             envelope = await self._request("GET", self._base_path, params=params)
             result = envelope.get("result")
@@ -126,6 +127,15 @@ class AsyncConnectorsClient:
             next_params = _next_page(envelope.get("result_info"), params)
             if next_params is None:
                 return connectors
+            # A result_info that does not advance would repeat the same page until _MAX_PAGES.
+            if frozenset(next_params.items()) in requested:
+                raise ProtocolError(
+                    f"result_info announces a page already read ({next_params}), so the list "
+                    "does not advance",
+                    method="GET",
+                    path=self._base_path,
+                )
+            requested.add(frozenset(next_params.items()))
             params = next_params
 
         raise ProtocolError(
