@@ -85,11 +85,24 @@ class ClientConfig:
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
 
     def __post_init__(self) -> None:
-        url = httpx.URL(self.base_url)
-        if url.scheme not in {"http", "https"} or not url.host:
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL:
+            url = None
+        # Request paths are appended to the base URL as text, so a query or fragment in it
+        # would end up in the middle of every request URL.
+        if (
+            url is None
+            or url.scheme not in {"http", "https"}
+            or not url.host
+            or url.query
+            or url.fragment
+            or "?" in self.base_url
+            or "#" in self.base_url
+        ):
             raise ConfigError(
-                f"invalid base URL {self.base_url!r}; expected an http(s) URL such as "
-                f"{DEFAULT_BASE_URL!r}"
+                f"invalid base URL {self.base_url!r}; expected an http(s) URL without a query "
+                f"or fragment, such as {DEFAULT_BASE_URL!r}"
             )
         if not self.account_id.strip():
             raise ConfigError("the account id is empty; set CLOUDFLARE_ACCOUNT_ID or --account-id")
