@@ -19,10 +19,12 @@ from planner.cloudflare import (
     ConfigError,
     Connector,
     Credentials,
+    InvalidInputError,
     QuotaReport,
     RateLimit,
     parse_ratelimit_headers,
 )
+from planner.cloudflare.models import window_request_fields
 from planner.cloudflare.ratelimit import QuotaWaitTooLongError, RateLimiter
 from planner.engine import DAY_NAMES, WindowSpec
 
@@ -165,6 +167,28 @@ def test_license_key_redacted_for_any_connector(license_key: str, extra: dict[st
     assert connector.to_api()["license_key"] == REDACTED
 
 
+def test_nested_license_key_is_redacted() -> None:
+    """A license_key inside device or an unknown field is redacted like the top-level one."""
+    data = {
+        **FULL,
+        "device": {"id": "d1", "license_key": "LK-IN-DEVICE"},
+        "field_from_2027": [{"license_key": "LK-IN-LIST"}],
+    }
+
+    shown = Connector.from_api(data).to_api()
+
+    assert shown["device"]["license_key"] == REDACTED
+    assert shown["field_from_2027"][0]["license_key"] == REDACTED
+    assert "LK-IN" not in repr(Connector.from_api(data))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, {1, 2}])
+def test_window_change_needs_json_values(value: object) -> None:
+    """A window value that JSON cannot carry raises InvalidInputError naming the field."""
+    with pytest.raises(InvalidInputError, match="invalid interrupt_window_hour_of_day"):
+        window_request_fields({"interrupt_window_hour_of_day": value})
+
+
 class TestConfig:
     ENV = {"CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_API_TOKEN": "env-token"}
 
@@ -230,6 +254,22 @@ class TestConfig:
                     "CLOUDFLARE_BASE_URL": "ftp://x",
                 },
                 "invalid base URL 'ftp://x'",
+            ),
+            (
+                {
+                    "CLOUDFLARE_ACCOUNT_ID": "a",
+                    "CLOUDFLARE_API_TOKEN": "t",
+                    "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4?x=1",
+                },
+                "without a query or fragment",
+            ),
+            (
+                {
+                    "CLOUDFLARE_ACCOUNT_ID": "a",
+                    "CLOUDFLARE_API_TOKEN": "t",
+                    "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4#top",
+                },
+                "without a query or fragment",
             ),
         ],
     )

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 import click
 
 from planner.cloudflare import (
-    REDACTED,
     ClientOptions,
     CloudflareError,
     ConfigError,
@@ -32,6 +31,7 @@ from planner.cloudflare import (
     client_from_options,
 )
 from planner.cloudflare.emulated_api import PUT_MODES
+from planner.cloudflare.models import redact_license_keys
 from planner.cloudflare.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, Emulator, Faults
 from planner.cloudflare.seed import generate_connectors, load_seed_file
 
@@ -380,12 +380,4 @@ def _write_dumps(server: Emulator, state_file: Path | None, requests_file: Path 
 
 
 def _redacted_record(record: dict[str, Any]) -> dict[str, Any]:
-    response = record.get("response")
-    result = response.get("result") if isinstance(response, dict) else None
-    if isinstance(result, dict) and "license_key" in result:
-        result["license_key"] = REDACTED
-    if isinstance(result, list):
-        for item in result:
-            if isinstance(item, dict) and "license_key" in item:
-                item["license_key"] = REDACTED
-    return record
+    return {**record, "response": redact_license_keys(record.get("response"))}
