@@ -488,10 +488,11 @@ def deep_patch() -> bytes:
     [
         (b"GET http://[::1/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1011),
         ("PATCH /client/v4 HTTP/1.1\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"), 6003),
+        (f"PATCH /client/v4 HTTP/1.1\r\nContent-Length: {'9' * 5000}\r\n\r\n".encode(), 6003),
         (deep_patch(), 1001),
         (b"GARBAGE\r\n\r\n", 1011),
     ],
-    ids=["unclosed-ipv6-target", "superscript-length", "deep-json", "request-line"],
+    ids=["unclosed-ipv6-target", "superscript-length", "long-length", "deep-json", "request-line"],
 )
 def test_unparsable_request_gets_400_envelope(
     emulator: Emulator, request_bytes: bytes, code: int

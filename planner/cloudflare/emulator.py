@@ -440,8 +440,9 @@ class Emulator:
             await self._write(writer, rejected, keep_alive=False)
             return False
         length_text = headers.get("content-length", "0") or "0"
-        # isdigit() alone accepts digits such as "²" that int() rejects.
-        is_number = length_text.isascii() and length_text.isdigit()
+        # isdigit() alone accepts digits such as "²" that int() rejects, and int() rejects
+        # numbers of more than 4,300 digits, so both are checked before converting.
+        is_number = length_text.isascii() and length_text.isdigit() and len(length_text) <= 20
         length = int(length_text) if is_number else -1
         if not 0 <= length <= _MAX_BODY:
             rejected = _rejection(
