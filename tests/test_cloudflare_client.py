@@ -513,7 +513,7 @@ def test_write_caveat_only_for_writes(method: str, warned: bool) -> None:
 
 
 def test_truncated_write_response_carries_caveat() -> None:
-    """A truncated 200 after a PATCH says that the change may have been applied."""
+    """A truncated 200 after a PATCH carries the caveat that the change may have landed."""
     recorder = Recorder(httpx.Response(200, text='{"success": true, "res'))
 
     with pytest.raises(ProtocolError) as caught:
@@ -568,7 +568,7 @@ def test_no_content_is_not_retried() -> None:
 
 @pytest.mark.parametrize("value", ["1e11", "inf", "nan", "-3"])
 def test_odd_retry_after_is_ignored(value: str) -> None:
-    """A Retry-After that is not a plausible delay is ignored, and the message says so."""
+    """A Retry-After that is not a plausible delay is ignored, and no wait is named."""
     recorder = Recorder(failure(429, (1015, "rate limited"), **{"retry-after": value}))
 
     with pytest.raises(RateLimitedError) as caught:

@@ -242,7 +242,7 @@ class TestRetries:
         assert result.window_spec() == SPEC
 
     def test_malformed_write_response_every_time(self, emulator: Emulator) -> None:
-        """A write applied but answered with a truncated body warns that it may have landed."""
+        """A write applied but given a truncated body warns that it may have landed."""
         emulator.fail_next("malformed", count=4, method="PATCH")
 
         with make_client(emulator) as client, pytest.raises(ProtocolError) as caught:

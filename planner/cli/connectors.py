@@ -24,8 +24,8 @@ from planner.engine import SpecError, Window, WindowSpec, next_open_window, next
 SHOWN_WINDOWS = 3
 
 # Characters from the API that must not reach a terminal as they are: C0 controls other than
-# the newline, DEL and C1 controls (ESC sequences, CR) and lone surrogates, which valid JSON
-# can carry ("\\ud800") but no output encoding can write.
+# the newline, DEL, C1 controls (ESC sequences, CR) and lone surrogates. Valid JSON can carry
+# a lone surrogate ("\\ud800"), but no output encoding can write one.
 _UNSAFE_TEXT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # In JSON output, C0 controls are escaped by `json.dumps` already.
 _UNSAFE_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")

@@ -159,9 +159,9 @@ class InvalidRequestError(APIError):
 class RateLimitedError(APIError):
     """429: the account is over Cloudflare's rate limit; `retry_after` is in seconds.
 
-    `sent` is False when the client held the request back instead, because the `Ratelimit`
-    header of an earlier response reported a quota reset later than `RateLimit.max_wait`;
-    `status` is 429 then too.
+    `sent` is False when the client held the request back instead. It does so when the
+    `Ratelimit` header of an earlier response reports a quota reset later than
+    `RateLimit.max_wait`. `status` is 429 in both cases.
     """
 
     def __init__(
@@ -223,7 +223,7 @@ class ProtocolError(_RequestError):
     """The response is not the API's JSON envelope, or it reports failure with a 2xx status.
 
     `unsure_write` is True unless the response shows that the API never saw the request (a
-    redirect): a write answered with a broken 2xx response may have been applied.
+    redirect). A write that got a broken 2xx response may have been applied.
     """
 
     hint = (

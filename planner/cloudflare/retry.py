@@ -73,8 +73,8 @@ MAX_RETRY_AFTER = 86_400.0
 def parse_retry_after(value: str | None) -> float | None:
     """Return the Retry-After delay in seconds, or None when absent or invalid.
 
-    Cloudflare sends whole seconds; the HTTP-date form is not used by the API and is ignored,
-    and so are negative values, inf, nan and delays above `MAX_RETRY_AFTER`.
+    Cloudflare sends whole seconds, so the HTTP-date form is ignored. Negative values, inf,
+    nan and delays above `MAX_RETRY_AFTER` are ignored too.
     """
     if value is None:
         return None
