@@ -65,6 +65,18 @@ SITES = [
 ]
 
 
+# ISO 3166 country of each site, which the notes carry so that fleet files can match by country
+# ("branch-us-*") and apply that country's public holidays.
+COUNTRY = {
+    "nyc": "us", "chi": "us", "den": "us", "lax": "us", "yyt": "ca", "mex": "mx", "gru": "br", "scl": "cl",
+    "asu": "py", "goh": "gl", "lhr": "gb", "fra": "de", "muc": "de", "cdg": "fr", "mad": "es", "hel": "fi",
+    "kbp": "ua", "ist": "tr", "cai": "eg", "los": "ng", "jnb": "za", "cmn": "ma", "nbo": "ke", "dxb": "ae",
+    "thr": "ir", "bom": "in", "ktm": "np", "ala": "kz", "sin": "sg", "hkg": "hk", "nrt": "jp", "syd": "au",
+    "adl": "au", "ucl": "au", "lhi": "au", "akl": "nz", "cht": "nz", "apw": "ws", "mcm": "aq", "trl": "aq",
+    "utc": "", "hnl": "us", "anc": "us", "bog": "co", "hav": "cu", "ruh": "sa", "dac": "bd", "rgn": "mm",
+}
+
+
 def _hex(*parts: object) -> str:
     return hashlib.sha256("/".join(str(part) for part in parts).encode()).hexdigest()[:32]
 
@@ -80,7 +92,7 @@ def connectors() -> list[dict[str, object]]:
                 {
                     "id": _hex("connector", site, index),
                     "activated": True,
-                    "notes": f"branch-{city}-{index + 1}" if site != "utc" else "hub-cloud-edge-1",
+                    "notes": f"branch-{COUNTRY[site]}-{city}-{index + 1}" if site != "utc" else "hub-cloud-edge-1",
                     "site_id": site_id,
                     "primary": primary,
                     "timezone": zone,

@@ -52,7 +52,7 @@ class TestList:
         assert berlin["id"] == BERLIN_ID
         assert berlin["site_id"] == BERLIN["site_id"]
         assert berlin["timezone"] == "Europe/Berlin"
-        assert berlin["window"] == "Sun, Sat at 02:00 for 4 h (Europe/Berlin)"
+        assert berlin["window"] == "Sat, Sun at 02:00 for 4 h (Europe/Berlin)"
         assert berlin["next_open_window"]["start"].endswith("Z")
 
     def test_table(self, emulator: Emulator) -> None:
@@ -186,8 +186,8 @@ class TestSet:
                 },
             )
         ]
-        assert "Before: Sun, Sat at 02:00" in result.stdout
-        assert "After:  Mon, Tue, Wed at 23:30" in result.stdout
+        assert "Before: Sat, Sun at 02:00" in result.stdout
+        assert "After:  Mon-Wed at 23:30" in result.stdout
 
     def test_put_keeps_other_fields(self) -> None:
         """--method put sends every writable field, so a resetting PUT loses nothing."""

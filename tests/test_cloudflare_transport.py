@@ -86,26 +86,38 @@ def test_reset_connection_is_not_reused(emulator: Emulator) -> None:
     assert emulator.connections_opened == 2
 
 
-@pytest.mark.parametrize(
-    ("timeout", "error"),
-    [
-        (httpx.Timeout(5, read=0.1), httpx.ReadTimeout),
-        (httpx.Timeout(5, pool=0.05), httpx.PoolTimeout),
-    ],
-    ids=["read", "pool"],
-)
-def test_timeouts_raise_httpx_errors(
-    emulator: Emulator, timeout: httpx.Timeout, error: type[Exception]
-) -> None:
-    """A stalled response raises ReadTimeout; a full pool raises PoolTimeout."""
+def test_stalled_response_raises_read_timeout(emulator: Emulator) -> None:
+    """A response that stalls past the read timeout raises httpx.ReadTimeout."""
     emulator.faults = Faults(stall_rate=1.0, stall_seconds=1.0)
 
     async def run() -> None:
         transport = PooledTransport(max_connections=1)
+        timeout = httpx.Timeout(5, read=0.1)
         async with httpx.AsyncClient(transport=transport, headers=AUTH, timeout=timeout) as http:
-            await asyncio.gather(http.get(one_url(emulator)), http.get(one_url(emulator)))
+            await http.get(one_url(emulator))
 
-    with pytest.raises(error):
+    with pytest.raises(httpx.ReadTimeout):
+        asyncio.run(run())
+
+
+def test_full_pool_raises_pool_timeout(emulator: Emulator) -> None:
+    """With the only connection busy, a second request raises httpx.PoolTimeout."""
+    emulator.faults = Faults(stall_rate=1.0, stall_seconds=1.0)
+
+    async def run() -> None:
+        transport = PooledTransport(max_connections=1)
+        timeout = httpx.Timeout(5, pool=0.05)
+        async with httpx.AsyncClient(transport=transport, headers=AUTH, timeout=timeout) as http:
+            busy = asyncio.ensure_future(http.get(one_url(emulator)))
+            await asyncio.sleep(0.02)
+            try:
+                await http.get(one_url(emulator))
+            finally:
+                # Cancel the stalled request here, so its connection closes inside this loop.
+                busy.cancel()
+                await asyncio.gather(busy, return_exceptions=True)
+
+    with pytest.raises(httpx.PoolTimeout):
         asyncio.run(run())
 
 

@@ -285,7 +285,7 @@ def test_describe() -> None:
     """describe() gives days, start, duration and zone on one line."""
     spec = WindowSpec.parse(timezone="UTC", days_of_week="Sat,Sun", hour_of_day=2.5, duration_hours=1.5)
 
-    assert spec.describe() == "Sun, Sat at 02:30 for 1 h 30 min (UTC)"
+    assert spec.describe() == "Sat, Sun at 02:30 for 1 h 30 min (UTC)"
 
 
 def test_failed_envelope_names_api_errors() -> None:
@@ -342,3 +342,20 @@ def test_to_api_sends_whole_minutes() -> None:
 
     assert spec.start_minute == 140
     assert spec.to_api()["interrupt_window_hour_of_day"] == 140 / 60
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        ("Sat,Sun", "Sat, Sun"),
+        ("Mon-Fri", "Mon-Fri"),
+        ("Tue,Wed,Thu", "Tue-Thu"),
+        ("Fri-Mon", "Mon, Fri-Sun"),
+        ("Mon-Sun", "every day"),
+    ],
+)
+def test_describe_days_monday_first(days: str, expected: str) -> None:
+    """describe() lists days Monday first and folds three or more in a row into a range."""
+    spec = WindowSpec.parse(timezone="UTC", days_of_week=days, hour_of_day=2, duration_hours=1)
+
+    assert spec.describe() == f"{expected} at 02:00 for 1 h (UTC)"

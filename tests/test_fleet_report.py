@@ -49,7 +49,7 @@ def test_table_lists_changes_warnings_and_unmatched() -> None:
     row = next(line for line in lines if line.startswith("branch-0001"))
     assert "days, hour, duration, embargo" in row
     assert "Tue at 14:00 for 2 h (Europe/Berlin)" in row
-    assert "Sun, Sat at 02:00 for 4 h (Europe/Berlin), 3 embargo dates" in row
+    assert "Sat, Sun at 02:00 for 4 h (Europe/Berlin), 3 embargo dates" in row
     assert "Tue 12-08 14:00" in row
     assert "Sat 12-05 02:00" in row
     unchanged = next(line for line in lines if line.startswith("branch-0002"))

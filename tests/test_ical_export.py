@@ -265,7 +265,7 @@ def test_event_fields_from_connector() -> None:
     for fact in (
         "Connector: 0f1e2d3c4b5a69788796a5b4c3d2e1f0",
         "Site: site-berlin",
-        "Window: Sun, Sat at 02:00 for 4 h (Europe/Berlin)",
+        "Window: Sat, Sun at 02:00 for 4 h (Europe/Berlin)",
         "Local: 2026-01-03 02:00 CET (+01:00) to 2026-01-03 06:00 CET (+01:00)",
         "UTC: 2026-01-03 01:00 to 2026-01-03 05:00",
         "tzdata: ",

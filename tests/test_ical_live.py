@@ -104,7 +104,7 @@ def test_serve_live_keeps_last_good_calendars() -> None:
         process.send_signal(signal.SIGTERM)
         _, log = process.communicate(timeout=20)
 
-    assert process.returncode == 0
+    assert process.returncode == 0, log[-3000:]
     # The client logs each failed attempt while it retries; the feed keeps its last calendars.
     assert "WARNING planner.cloudflare" in log
     assert TOKEN not in log
@@ -136,3 +136,27 @@ def test_lone_surrogate_in_notes(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert "bad \ufffd notes" in result.stdout
+
+
+def test_serve_rejects_api_token_as_feed_token(tmp_path: Path) -> None:
+    """The feed token goes into subscribers' URLs, so it may not be the API token."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    environment = {"CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"}
+
+    result = CliRunner(env=environment).invoke(main, ["serve", "--live", "--port", "0", "--token-file", str(token_file)])
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --token-file holds the API token; the feed token is handed to every subscriber")
+    assert TOKEN not in result.stderr
+
+
+def test_serve_missing_credentials_names_api_token_option() -> None:
+    """Without API credentials, serve names its own option for the API token."""
+    environment = {"CLOUDFLARE_API_TOKEN": None, "CLOUDFLARE_API_KEY": None, "CLOUDFLARE_EMAIL": None, "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID}
+
+    result = CliRunner(env=environment).invoke(main, ["serve", "--live", "--port", "0"])
+
+    assert result.exit_code == 2
+    assert "--api-token-file PATH" in result.stderr
+    assert "--token-file PATH" not in result.stderr.replace("--api-token-file", "")

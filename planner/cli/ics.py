@@ -31,7 +31,7 @@ from planner.ical import (
     valid_connectors,
 )
 from planner.cli.api import client_options, handle_api_errors, make_client_options, open_client
-from planner.cloudflare import ClientOptions, ConnectorsClient
+from planner.cloudflare import ClientOptions, ConfigError, ConnectorsClient, client_from_options
 from planner.ical.feed import FeedServer, FeedSettings, api_source, read_token_file, snapshot_source
 
 logger = logging.getLogger("planner.cli.ics")
@@ -113,6 +113,20 @@ def _valid_live_connectors(client: ConnectorsClient) -> list[Connector]:
     return connectors
 
 
+def _open_serve_client(api_options: ClientOptions) -> ConnectorsClient:
+    """Open the API client for serve, naming serve's own option for the API token in errors."""
+    try:
+        return client_from_options(api_options)
+    except ConfigError as error:
+        # serve's --token-file is the feed token; the API token option is --api-token-file.
+        fail_usage([str(error).replace("--token-file", "--api-token-file")])
+
+
+def _api_secrets(client: ConnectorsClient) -> set[str]:
+    credentials = client.config.credentials
+    return {secret for secret in (credentials.token, credentials.api_key) if secret}
+
+
 # Options that `planner ics` and `planner serve` share.
 _recurrence_option = click.option(
     "--recurrence",
@@ -148,7 +162,7 @@ _include_blocked_option = click.option(
     "start_text",
     metavar="WHEN",
     help="Start of the range (ISO 8601). Default: now. Without an offset it is read in the "
-    "spec's zone, or in UTC with --snapshot.",
+    "spec's zone, or in UTC with --snapshot and --live, whose connectors have zones of their own.",
 )
 @click.option(
     "--until",
@@ -296,7 +310,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if live:
-            client = open_client(api_options)
+            client = _open_serve_client(api_options)
             source = api_source(client)
         else:
             assert snapshot_file is not None
@@ -310,6 +324,14 @@ def serve(
             token=read_token_file(token_file) if token_file else None,
             public_url=public_url,
         )
+        if live and settings.token is not None and settings.token in _api_secrets(client):
+            fail_usage(
+                [
+                    "--token-file holds the API token; the feed token is handed to every subscriber "
+                    "in its calendar URLs, so give the feed a token of its own and pass the API token "
+                    "with --api-token-file or CLOUDFLARE_API_TOKEN"
+                ]
+            )
         server = FeedServer(source, settings, host=host, port=port)
     except CalendarError as error:
         fail_usage([str(error)])
@@ -329,4 +351,6 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        # The API client is left to the process's exit: the refresh thread may still be inside a
+        # request on the client's event loop, which another thread cannot close.
         server.stop()

@@ -382,9 +382,14 @@ class Emulator:
             await self._stopped.wait()
         finally:
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            # A connection accepted just before the close has a handler task that has not run
+            # yet; one pass of the loop lets it register, so it is cancelled and closed too
+            # instead of leaking its socket.
+            await asyncio.sleep(0)
+            while self._connections:
+                for task in list(self._connections):
+                    task.cancel()
+                await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
             logger.info("emulator on %s stopped", self.base_url)
 

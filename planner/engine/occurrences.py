@@ -173,14 +173,20 @@ def _check_aware(name: str, instant: datetime) -> None:
 
 def _windows_for_slots(
     spec: WindowSpec, first: date, last: date, rule: EmbargoRule
-) -> Iterator[Window]:
-    """Yield the windows of every allowed slot date from `first` to `last` inclusive, in order."""
+) -> list[Window]:
+    """Return the windows of every allowed slot date from `first` to `last` inclusive, in order.
+
+    This is the hot loop of every query, so it builds a list instead of yielding and checks
+    embargoes inline.
+    """
     zone = spec.zone
     weekdays = spec.iso_weekdays
     hours, minutes = divmod(spec.start_minute, 60)
     wall_time = time(hours, minutes)
     duration = spec.duration
     embargo = _embargo_days(spec)
+    by_overlap = rule == "overlap" and bool(embargo.dates)
+    by_start = rule == "start" and bool(embargo.dates)
 
     # Only allowed weekdays are visited: each step jumps straight to the next allowed day.
     steps = [0] * 7
@@ -194,17 +200,31 @@ def _windows_for_slots(
         day += timedelta(days=steps[day.weekday()])
     step_deltas = [timedelta(days=step) for step in steps]
 
+    combine = datetime.combine
+    windows: list[Window] = []
+    append = windows.append
+    # Windows come in time order, so the embargoed days that can touch them only move forward:
+    # `index` is the first embargoed day that has not ended before the current window starts.
+    index = 0
+    count = len(embargo.dates)
     while day <= last:
-        wall = datetime.combine(day, wall_time, zone)
-        start = wall.astimezone(UTC)
+        start = combine(day, wall_time, zone).astimezone(UTC)
         local_start = start.astimezone(zone)
         if local_start.date() != day and not day_exists(day, zone):
             day += step_deltas[day.weekday()]
             continue
         end = start + duration
-        blocked_by = embargo.blocking(start, end, day, rule)
-        yield Window(start, end, local_start, day, bool(blocked_by), blocked_by)
+        blocked_by: tuple[date, ...] = ()
+        if by_overlap:
+            while index < count and embargo.ends[index] <= start:
+                index += 1
+            if index < count and embargo.starts[index] < end:
+                blocked_by = embargo.blocking(start, end, day, rule)
+        elif by_start and day in embargo.date_set:
+            blocked_by = (day,)
+        append(Window(start, end, local_start, day, bool(blocked_by), blocked_by))
         day += step_deltas[day.weekday()]
+    return windows
 
 
 def _slot_range(spec: WindowSpec, start: datetime, end: datetime) -> tuple[date, date]:

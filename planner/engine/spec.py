@@ -218,11 +218,11 @@ class WindowSpec:
         return frozenset((DAY_NAMES.index(day) - 1) % 7 for day in self.days_of_week)
 
     def describe(self) -> str:
-        """Return a one-line summary, such as "Sat, Sun at 02:00 for 4 h (Europe/Berlin)"."""
-        if len(self.days_of_week) == 7:
-            days = "every day"
-        else:
-            days = ", ".join(day[:3] for day in self.days_of_week)
+        """Return a one-line summary, such as "Sat, Sun at 02:00 for 4 h (Europe/Berlin)".
+
+        Days are listed Monday first for reading; `days_of_week` keeps the API's order.
+        """
+        days = _describe_days(self.days_of_week)
         hours, minutes = divmod(self.start_minute, 60)
         duration_minutes = round(self.duration_hours * 60)
         if duration_minutes % 60:
@@ -230,6 +230,27 @@ class WindowSpec:
         else:
             duration = f"{duration_minutes // 60} h"
         return f"{days} at {hours:02d}:{minutes:02d} for {duration} ({self.timezone})"
+
+
+def _describe_days(days: tuple[str, ...]) -> str:
+    """Name the days Monday first, as people read a week, with three or more in a row as a range."""
+    if len(days) == 7:
+        return "every day"
+    monday_first = sorted((DAY_NAMES.index(day) - 1) % 7 for day in days)
+    runs: list[list[int]] = []
+    for index in monday_first:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    names = [DAY_NAMES[(index + 1) % 7][:3] for index in range(7)]
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{names[run[0]]}-{names[run[-1]]}")
+        else:
+            parts.extend(names[index] for index in run)
+    return ", ".join(parts)
 
 
 def _unwrap_envelope(data: Mapping[str, Any]) -> Mapping[str, Any]:
