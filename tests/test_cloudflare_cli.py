@@ -79,10 +79,17 @@ class TestClientOptions:
         )
 
     @pytest.mark.parametrize(
-        "arguments", [["--read-timeout", "0"], ["--max-concurrency", "0"], ["--token", "x"]]
+        "arguments",
+        [
+            ["--read-timeout", "0"],
+            ["--read-timeout", "inf"],
+            ["--connect-timeout", "nan"],
+            ["--max-concurrency", "0"],
+            ["--token", "x"],
+        ],
     )
     def test_bad_option_values_exit_2(self, arguments: list[str]) -> None:
-        """Zero timeouts, zero concurrency and a --token option are usage errors."""
+        """Zero or non-finite timeouts, zero concurrency and a --token option are usage errors."""
         result = CliRunner().invoke(echo_options, arguments)
 
         assert result.exit_code == 2
@@ -93,6 +100,12 @@ class TestClientOptions:
 
         for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN"):
             assert name in result.stdout
+
+    def test_read_timeout_help_says_between_reads(self) -> None:
+        """--read-timeout bounds each read, and its help must not promise the whole response."""
+        result = CliRunner().invoke(echo_options, ["--help"], terminal_width=200)
+
+        assert "between two reads of an API response" in result.stdout
 
     def test_command_against_emulator(self, emulator: Emulator, tmp_path: Path) -> None:
         """A command reads the token from a file and the rest from options."""
@@ -226,6 +239,24 @@ class TestEmulatorCommand:
 
         assert result.exit_code == 2
         assert "add up to at most 1" in result.stderr
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [
+            ["--quota-window", "inf"],
+            ["--quota-window", "nan"],
+            ["--latency", "inf"],
+            ["--latency", "nan"],
+            ["--stall-seconds", "inf"],
+            ["--server-error-rate", "nan"],
+        ],
+    )
+    def test_non_finite_numbers_exit_2(self, arguments: list[str]) -> None:
+        """inf and nan, which click's FloatRange accepts, are usage errors naming the value."""
+        result = CliRunner().invoke(main, ["emulator", "--port", "0", *arguments])
+
+        assert result.exit_code == 2
+        assert f"{arguments[1]!r} is not a finite number" in result.stderr
 
     def test_port_in_use(self) -> None:
         """A taken port exits 1 and suggests another --port."""

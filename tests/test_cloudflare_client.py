@@ -141,6 +141,20 @@ def test_list_follows_result_info_pages() -> None:
     assert recorder.requests[1].url.params["device_type"] == "MANAGED"
 
 
+def test_list_stops_when_page_repeats() -> None:
+    """A result_info that keeps saying page 1 of 5000 fails on the first repeat."""
+    recorder = Recorder(
+        httpx.Response(
+            200, json={**envelope([CONNECTOR]), "result_info": {"page": 1, "total_pages": 5000}}
+        )
+    )
+
+    with pytest.raises(ProtocolError, match="announces a page already read"):
+        run(recorder, lambda client: client.list_connectors())
+
+    assert len(recorder.requests) == 2
+
+
 def test_list_rejects_unknown_device_type() -> None:
     """An unknown device_type is rejected before any request."""
     recorder = Recorder(httpx.Response(200, json=envelope([])))
@@ -496,3 +510,69 @@ def test_write_caveat_only_for_writes(method: str, warned: bool) -> None:
         run(recorder, operation, retry=RetryPolicy(max_attempts=1))
 
     assert ("may have been applied" in str(caught.value)) is warned
+
+
+def test_truncated_write_response_carries_caveat() -> None:
+    """A truncated 200 after a PATCH carries the caveat that the change may have landed."""
+    recorder = Recorder(httpx.Response(200, text='{"success": true, "res'))
+
+    with pytest.raises(ProtocolError) as caught:
+        run(
+            recorder,
+            lambda client: client.edit_window("c1", {"interrupt_window_hour_of_day": 1}),
+            retry=RetryPolicy(max_attempts=2),
+        )
+
+    assert len(recorder.requests) == 2
+    assert "may have been applied" in str(caught.value)
+
+
+def test_conflict_after_retries_advises_waiting() -> None:
+    """A 409 on every attempt is called transient, not a problem with the values sent."""
+    recorder = Recorder(failure(409, (1000, "conflict")))
+
+    with pytest.raises(InvalidRequestError) as caught:
+        run(recorder, lambda client: client.get_connector("c1"), retry=RetryPolicy(max_attempts=2))
+
+    assert len(recorder.requests) == 2
+    assert "transient state" in str(caught.value)
+    assert "Fix the values" not in str(caught.value)
+
+
+def test_redirect_is_not_retried() -> None:
+    """A 301 names the base URL as the likely fault and is sent only once."""
+    recorder = Recorder(
+        httpx.Response(301, headers={"location": "https://example.test/client/v4/x"})
+    )
+
+    with pytest.raises(ProtocolError) as caught:
+        run(recorder, lambda client: client.edit_window("c1", {"interrupt_window_hour_of_day": 1}))
+
+    message = str(caught.value)
+    assert len(recorder.requests) == 1
+    assert "HTTP 301" in message
+    assert "redirected to 'https://example.test/client/v4/x'" in message
+    assert "base URL is probably wrong" in message
+    assert "may have been applied" not in message
+
+
+def test_no_content_is_not_retried() -> None:
+    """A 204 without a body is not a garbled response, so it is not sent again."""
+    recorder = Recorder(httpx.Response(204))
+
+    with pytest.raises(ProtocolError, match="HTTP 204, the response body is not JSON"):
+        run(recorder, lambda client: client.get_connector("c1"))
+
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("value", ["1e11", "inf", "nan", "-3"])
+def test_odd_retry_after_is_ignored(value: str) -> None:
+    """A Retry-After that is not a plausible delay is ignored, and no wait is named."""
+    recorder = Recorder(failure(429, (1015, "rate limited"), **{"retry-after": value}))
+
+    with pytest.raises(RateLimitedError) as caught:
+        run(recorder, lambda client: client.get_connector("c1"), retry=RetryPolicy(max_attempts=1))
+
+    assert caught.value.retry_after is None
+    assert "Wait a few minutes" in str(caught.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -93,6 +95,35 @@ class TestShow:
         assert f"notes: {BERLIN['notes']}" in result.stdout
         assert result.stdout.count("  next: ") == 3
 
+    def test_non_ascii_token_exits_2(self, emulator: Emulator) -> None:
+        """A token httpx cannot send is a usage error that never shows the token."""
+        env = {
+            "CLOUDFLARE_BASE_URL": emulator.base_url,
+            "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID,
+            "CLOUDFLARE_API_TOKEN": "tök-SECRET",
+        }
+        result = CliRunner().invoke(main, ["connectors", "show", BERLIN_ID], env=env)
+
+        assert result.exit_code == 2
+        assert "non-ASCII characters" in result.stderr
+        assert "SECRET" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert emulator.request_log() == []
+
+    def test_non_utf8_token_file_exits_2(self, emulator: Emulator, tmp_path: Path) -> None:
+        """A token file with non-UTF-8 bytes is a usage error that never shows its content."""
+        token_file = tmp_path / "token"
+        token_file.write_bytes(b"\xff\xfeSECRET\n")
+        env = {"CLOUDFLARE_BASE_URL": emulator.base_url, "CLOUDFLARE_ACCOUNT_ID": ACCOUNT_ID}
+        result = CliRunner().invoke(
+            main, ["connectors", "show", BERLIN_ID, "--token-file", str(token_file)], env=env
+        )
+
+        assert result.exit_code == 2
+        assert "is not UTF-8 text" in result.stderr
+        assert "SECRET" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
     def test_unknown_id_exits_1(self, emulator: Emulator) -> None:
         """An unknown id is an API failure: exit 1, the status and the fix."""
         result = run(emulator, "show", "nope")
@@ -100,6 +131,44 @@ class TestShow:
         assert result.exit_code == 1
         assert "HTTP 404" in result.stderr
         assert "Check the connector id" in result.stderr
+
+
+ODD_NOTES = "a\ud800b\x1b[31mred\rc\x9bd"
+
+
+@pytest.fixture(name="odd_emulator")
+def odd_emulator_fixture() -> Iterator[Emulator]:
+    """An emulator whose Berlin connector has a lone surrogate and controls in `notes`."""
+    seeds = seed_connectors()
+    seeds[0]["notes"] = ODD_NOTES
+    with Emulator(seeds, account_id=ACCOUNT_ID, token=TOKEN) as server:
+        yield server
+
+
+class TestOddText:
+    @pytest.mark.parametrize("command", [["list"], ["show", BERLIN_ID]])
+    def test_text_replaces_surrogates_and_controls(
+        self, odd_emulator: Emulator, command: list[str]
+    ) -> None:
+        """Lone surrogates, ESC, CR and C1 controls print as U+FFFD instead of crashing."""
+        result = run(odd_emulator, *command)
+
+        assert result.exit_code == 0, result.output
+        assert "a\ufffdb\ufffd[31mred\ufffdc\ufffdd" in result.stdout
+        assert "\x1b" not in result.stdout
+        assert "\r" not in result.stdout
+
+    @pytest.mark.parametrize("command", [["list", "--json"], ["show", BERLIN_ID, "--json"]])
+    def test_json_escapes_and_keeps_value(self, odd_emulator: Emulator, command: list[str]) -> None:
+        """JSON output escapes those characters, so it parses back to the exact notes."""
+        result = run(odd_emulator, *command)
+        data = json.loads(result.stdout)
+        notes = data[0]["notes"] if isinstance(data, list) else data["notes"]
+
+        assert result.exit_code == 0, result.output
+        assert notes == ODD_NOTES
+        assert "\x9b" not in result.stdout
+        assert "\x1b" not in result.stdout
 
 
 class TestSet:

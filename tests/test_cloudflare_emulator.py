@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import zoneinfo
 from collections import Counter
 from pathlib import Path
@@ -139,8 +140,33 @@ def test_create_needs_exactly_one_device_option(emulator: Emulator, device: Any)
 
 
 @pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ({"provision_license": "yes"}, "device.provision_license must be a boolean"),
+        ({"id": ["x"]}, "device.id must be a non-empty string"),
+        ({"serial_number": 5}, "device.serial_number must be a non-empty string"),
+        ({"id": ""}, "device.id must be a non-empty string"),
+    ],
+)
+def test_create_checks_device_option_types(
+    emulator: Emulator, device: dict[str, Any], message: str
+) -> None:
+    """A device option of the wrong type is a coded 400 that names the option."""
+    response = call(emulator, "POST", CONNECTORS, {"device": device})
+
+    assert response.status_code == 400
+    assert error_codes(response) == [1009]
+    assert response.json()["errors"][0]["message"] == message
+    assert len(emulator.dump_state()) == 6
+
+
+@pytest.mark.parametrize(
     ("body", "code"),
     [
+        ({"timezone": "localtime"}, 1008),
+        ({"interrupt_window_hour_of_day": -50}, 1012),
+        ({"interrupt_window_hour_of_day": 1e308}, 1012),
+        ({"interrupt_window_hour_of_day": 24}, 1012),
         ({"interrupt_window_days_of_week": ["Sat"]}, 1004),
         ({"interrupt_window_days_of_week": ["saturday"]}, 1004),
         ({"interrupt_window_days_of_week": "Saturday"}, 1003),
@@ -295,6 +321,15 @@ def test_stall_outlasts_read_timeout(emulator: Emulator) -> None:
         call(emulator, "GET", ONE, timeout=httpx.Timeout(5, read=0.2))
 
 
+@pytest.mark.parametrize("count", [0, -1])
+def test_fail_next_rejects_counts_below_one(emulator: Emulator, count: int) -> None:
+    """A count below one is rejected instead of making the fault permanent."""
+    with pytest.raises(ValueError, match=f"invalid fault count {count}"):
+        emulator.fail_next("error_500", count)
+
+    assert call(emulator, "GET", CONNECTORS).status_code == 200
+
+
 def test_seeded_fault_rates_repeat() -> None:
     """The same seed draws the same faults, in about the configured shares."""
     faults = Faults(server_error_rate=0.3, malformed_rate=0.2)
@@ -317,6 +352,29 @@ def test_invalid_fault_rates() -> None:
         Faults(server_error_rate=0.7, stall_rate=0.5)
     with pytest.raises(ValueError):
         Faults(malformed_rate=-0.1)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"latency": math.inf},
+        {"stall_seconds": math.nan},
+        {"malformed_rate": math.nan},
+    ],
+)
+def test_non_finite_faults_are_rejected(settings: dict[str, float]) -> None:
+    """inf and nan latencies, stalls and rates are rejected."""
+    with pytest.raises(ValueError, match="must be"):
+        Faults(**settings)
+
+
+@pytest.mark.parametrize("window", [math.inf, math.nan, 0.0])
+def test_non_finite_quota_window_is_rejected(window: float) -> None:
+    """A quota window must be a positive, finite number of seconds, at start and on change."""
+    with pytest.raises(ValueError, match="invalid quota"):
+        Emulator(quota_window=window)
+    with pytest.raises(ValueError, match="invalid quota"):
+        Emulator().set_quota(1, window)
 
 
 def test_thousands_of_concurrent_connections() -> None:
@@ -414,3 +472,46 @@ def test_malformed_http_is_rejected(emulator: Emulator, head: bytes) -> None:
     status_line = asyncio.run(send()).split(b"\r\n", 1)[0]
 
     assert status_line in {b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 411 Length Required"}
+
+
+def deep_patch() -> bytes:
+    body = b"[" * 200_000
+    head = (
+        f"PATCH {ONE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code"),
+    [
+        (b"GET http://[::1/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1011),
+        ("PATCH /client/v4 HTTP/1.1\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"), 6003),
+        (f"PATCH /client/v4 HTTP/1.1\r\nContent-Length: {'9' * 5000}\r\n\r\n".encode(), 6003),
+        (deep_patch(), 1001),
+        (b"GARBAGE\r\n\r\n", 1011),
+    ],
+    ids=["unclosed-ipv6-target", "superscript-length", "long-length", "deep-json", "request-line"],
+)
+def test_unparsable_request_gets_400_envelope(
+    emulator: Emulator, request_bytes: bytes, code: int
+) -> None:
+    """A request the emulator cannot parse gets a coded 400 failure envelope."""
+
+    async def send() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", emulator.port)
+        writer.write(request_bytes)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        return answer
+
+    head, _, body = asyncio.run(send()).partition(b"\r\n\r\n")
+    envelope = json.loads(body)
+
+    assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 400 Bad Request"
+    assert envelope["success"] is False
+    assert envelope["result"] is None
+    assert [error["code"] for error in envelope["errors"]] == [code]

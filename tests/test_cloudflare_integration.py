@@ -24,6 +24,7 @@ from planner.cloudflare import (
     Credentials,
     InvalidRequestError,
     NotFoundError,
+    ProtocolError,
     RateLimit,
     RateLimitedError,
     RequestTimeoutError,
@@ -155,6 +156,26 @@ class TestErrors:
         assert caught.value.retry_after == 120
         assert "Wait 120 s" in str(caught.value)
 
+    def test_quota_reset_far_away_fails_fast(self) -> None:
+        """A Ratelimit header with no quota left for a day fails the next request unsent."""
+        with Emulator(
+            [BERLIN], account_id=ACCOUNT_ID, token=TOKEN, quota=1, quota_window=86_400
+        ) as server:
+            with make_client(server) as client:
+                client.get_connector(BERLIN_ID)
+                started = time.monotonic()
+                with pytest.raises(RateLimitedError) as caught:
+                    client.get_connector(BERLIN_ID)
+                elapsed = time.monotonic() - started
+            requests = len(server.request_log())
+
+        assert requests == 1
+        assert elapsed < 5
+        assert caught.value.sent is False
+        assert caught.value.retry_after == pytest.approx(86_400, abs=5)
+        assert "not sent" in str(caught.value)
+        assert "Wait 864" in str(caught.value)
+
     def test_server_errors_exhaust_attempts(self, emulator: Emulator) -> None:
         """Five 503s in a row exhaust four attempts and raise ServerError."""
         emulator.fail_next("error_503", count=5)
@@ -219,6 +240,16 @@ class TestRetries:
         assert stored is not None
         assert {name: stored[name] for name in SPEC.to_api()} == SPEC.to_api()
         assert result.window_spec() == SPEC
+
+    def test_malformed_write_response_every_time(self, emulator: Emulator) -> None:
+        """A write applied but given a truncated body warns that it may have landed."""
+        emulator.fail_next("malformed", count=4, method="PATCH")
+
+        with make_client(emulator) as client, pytest.raises(ProtocolError) as caught:
+            client.edit_window(BERLIN_ID, {"interrupt_window_hour_of_day": 7})
+
+        assert "may have been applied" in str(caught.value)
+        assert emulator.connector(BERLIN_ID)["interrupt_window_hour_of_day"] == 7
 
     def test_stall_then_success(self, emulator: Emulator) -> None:
         """A stall longer than the read timeout is retried on a new connection."""

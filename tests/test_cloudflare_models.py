@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,13 @@ from planner.cloudflare import (
     ConfigError,
     Connector,
     Credentials,
+    InvalidInputError,
     QuotaReport,
     RateLimit,
     parse_ratelimit_headers,
 )
-from planner.cloudflare.ratelimit import RateLimiter
+from planner.cloudflare.models import window_request_fields
+from planner.cloudflare.ratelimit import QuotaWaitTooLongError, RateLimiter
 from planner.engine import DAY_NAMES, WindowSpec
 
 FULL = {
@@ -163,6 +167,28 @@ def test_license_key_redacted_for_any_connector(license_key: str, extra: dict[st
     assert connector.to_api()["license_key"] == REDACTED
 
 
+def test_nested_license_key_is_redacted() -> None:
+    """A license_key inside device or an unknown field is redacted like the top-level one."""
+    data = {
+        **FULL,
+        "device": {"id": "d1", "license_key": "LK-IN-DEVICE"},
+        "field_from_2027": [{"license_key": "LK-IN-LIST"}],
+    }
+
+    shown = Connector.from_api(data).to_api()
+
+    assert shown["device"]["license_key"] == REDACTED
+    assert shown["field_from_2027"][0]["license_key"] == REDACTED
+    assert "LK-IN" not in repr(Connector.from_api(data))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, {1, 2}])
+def test_window_change_needs_json_values(value: object) -> None:
+    """A window value that JSON cannot carry raises InvalidInputError naming the field."""
+    with pytest.raises(InvalidInputError, match="invalid interrupt_window_hour_of_day"):
+        window_request_fields({"interrupt_window_hour_of_day": value})
+
+
 class TestConfig:
     ENV = {"CLOUDFLARE_ACCOUNT_ID": "acc", "CLOUDFLARE_API_TOKEN": "env-token"}
 
@@ -229,6 +255,22 @@ class TestConfig:
                 },
                 "invalid base URL 'ftp://x'",
             ),
+            (
+                {
+                    "CLOUDFLARE_ACCOUNT_ID": "a",
+                    "CLOUDFLARE_API_TOKEN": "t",
+                    "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4?x=1",
+                },
+                "without a query or fragment",
+            ),
+            (
+                {
+                    "CLOUDFLARE_ACCOUNT_ID": "a",
+                    "CLOUDFLARE_API_TOKEN": "t",
+                    "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4#top",
+                },
+                "without a query or fragment",
+            ),
         ],
     )
     def test_configuration_errors(self, env: dict[str, str], message: str) -> None:
@@ -246,10 +288,22 @@ class TestConfig:
         with pytest.raises(ConfigError, match="is empty"):
             ClientConfig.from_options(ClientOptions(token_file=empty), env=self.ENV)
 
-    @pytest.mark.parametrize("token", ["two words", "line\nbreak", ""])
+    def test_token_file_not_utf8(self, tmp_path: Path) -> None:
+        """A token file that is not UTF-8 is a ConfigError that does not quote its bytes."""
+        latin1 = tmp_path / "latin1"
+        latin1.write_bytes("t\xf6k-SECRET\n".encode("latin-1"))
+
+        with pytest.raises(ConfigError, match="is not UTF-8 text") as caught:
+            ClientConfig.from_options(ClientOptions(token_file=latin1), env=self.ENV)
+
+        assert "SECRET" not in str(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__
+
+    @pytest.mark.parametrize("token", ["two words", "line\nbreak", "", "tök-SECRET", "tab\tx"])
     def test_malformed_token_is_rejected(self, token: str) -> None:
         """A token that cannot be a header value is rejected without showing it."""
-        with pytest.raises(ConfigError, match="contains spaces or control characters") as caught:
+        with pytest.raises(ConfigError, match="contains spaces, control characters") as caught:
             Credentials(token=token)
 
         assert token not in str(caught.value) or not token
@@ -291,6 +345,44 @@ class TestRateLimiter:
         limiter.observe(QuotaReport(remaining=1, reset_seconds=6, quota=1200))
 
         assert asyncio.run(acquire_many(limiter, 1)) == [3]
+
+    def test_pause_beyond_max_wait_raises(self) -> None:
+        """A quota reset further away than max_wait raises at once instead of sleeping."""
+        clock = FakeClock()
+        limiter = RateLimiter(RateLimit(max_wait=300), clock=clock.now, sleep=clock.sleep)
+        limiter.observe(QuotaReport(remaining=0, reset_seconds=100_000, quota=1200))
+
+        with pytest.raises(QuotaWaitTooLongError) as caught:
+            asyncio.run(acquire_many(limiter, 1))
+
+        assert caught.value.wait == 100_000
+        assert clock.time == 1000.0
+
+    def test_pause_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A pause from the Ratelimit header logs one WARNING with the wait and the quota."""
+        clock = FakeClock()
+        limiter = RateLimiter(RateLimit(), clock=clock.now, sleep=clock.sleep)
+        limiter.observe(QuotaReport(remaining=0, reset_seconds=40, quota=1200))
+
+        with caplog.at_level(logging.WARNING, logger="planner.cloudflare"):
+            waits = asyncio.run(acquire_many(limiter, 1))
+
+        assert waits == [40]
+        assert len(caplog.records) == 1
+        assert "waiting 40.00 s" in caplog.records[0].getMessage()
+        assert "0 requests left, reset in 40 s" in caplog.records[0].getMessage()
+
+    def test_oversized_header_numbers_are_dropped(self) -> None:
+        """A number too long for a float makes the header unusable instead of crashing."""
+        huge = "9" * 400
+
+        assert parse_ratelimit_headers({"ratelimit": f'"default";r={huge};t=5'}) is None
+
+    @pytest.mark.parametrize("max_wait", [-1.0, math.inf, math.nan])
+    def test_invalid_max_wait(self, max_wait: float) -> None:
+        """max_wait must be a finite number of seconds."""
+        with pytest.raises(ValueError, match="max_wait must be a finite number"):
+            RateLimit(max_wait=max_wait)
 
     def test_ample_quota_does_not_slow_down(self) -> None:
         """Plenty of quota left means no pause."""

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,6 @@ from typing import Any, TypeVar
 import click
 
 from planner.cloudflare import (
-    REDACTED,
     ClientOptions,
     CloudflareError,
     ConfigError,
@@ -31,13 +31,27 @@ from planner.cloudflare import (
     client_from_options,
 )
 from planner.cloudflare.emulated_api import PUT_MODES
+from planner.cloudflare.models import redact_license_keys
 from planner.cloudflare.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_TOKEN, Emulator, Faults
 from planner.cloudflare.seed import generate_connectors, load_seed_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
-_RATE = click.FloatRange(0, 1)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A `click.FloatRange` that also rejects inf and nan, which its bound checks let through."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+_POSITIVE_SECONDS = FiniteFloatRange(min=0, min_open=True)
+_NON_NEGATIVE = FiniteFloatRange(min=0)
+_RATE = FiniteFloatRange(0, 1)
 
 
 def _fault_rate_option(name: str, help_text: str) -> Callable[[F], F]:
@@ -120,7 +134,8 @@ def _add_client_options(command: F, token_file_flag: str) -> F:
             "--read-timeout",
             type=_POSITIVE_SECONDS,
             metavar="SECONDS",
-            help="Seconds to wait for each API response [default: 30].",
+            help="Seconds to wait between two reads of an API response; a response that "
+            "keeps arriving slowly can take longer in total [default: 30].",
         ),
         click.option(
             "--max-concurrency",
@@ -227,7 +242,7 @@ def handle_api_errors() -> Iterator[None]:
 @click.option(
     "--latency",
     metavar="MS",
-    type=click.FloatRange(min=0),
+    type=_NON_NEGATIVE,
     default=0.0,
     show_default=True,
     help="Milliseconds of latency added to every response.",
@@ -248,7 +263,7 @@ def handle_api_errors() -> Iterator[None]:
 @click.option(
     "--stall-seconds",
     metavar="SECONDS",
-    type=click.FloatRange(min=0),
+    type=_NON_NEGATIVE,
     default=30.0,
     show_default=True,
     help="Length of a stall in seconds.",
@@ -365,12 +380,4 @@ def _write_dumps(server: Emulator, state_file: Path | None, requests_file: Path 
 
 
 def _redacted_record(record: dict[str, Any]) -> dict[str, Any]:
-    response = record.get("response")
-    result = response.get("result") if isinstance(response, dict) else None
-    if isinstance(result, dict) and "license_key" in result:
-        result["license_key"] = REDACTED
-    if isinstance(result, list):
-        for item in result:
-            if isinstance(item, dict) and "license_key" in item:
-                item["license_key"] = REDACTED
-    return record
+    return {**record, "response": redact_license_keys(record.get("response"))}

@@ -5,13 +5,15 @@ Exit statuses: 0 success, 1 API or network failure, 2 bad input.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from planner.cli._common import echo_json, fail_usage
+from planner.cli._common import fail_usage
 from planner.cli.api import client_options, handle_api_errors, open_client
 from planner.cli.windows import _OPTION_FOR_FIELD as OPTION_FOR_FIELD
 from planner.cloudflare import ClientOptions, Connector
@@ -20,6 +22,13 @@ from planner.engine import SpecError, Window, WindowSpec, next_open_window, next
 
 # How many upcoming windows `show` and `set` print.
 SHOWN_WINDOWS = 3
+
+# Characters from the API that must not reach a terminal as they are: C0 controls other than
+# the newline, DEL, C1 controls (ESC sequences, CR) and lone surrogates. Valid JSON can carry
+# a lone surrogate ("\\ud800"), but no output encoding can write one.
+_UNSAFE_TEXT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# In JSON output, C0 controls are escaped by `json.dumps` already.
+_UNSAFE_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")
 
 
 @click.group()
@@ -43,17 +52,19 @@ def list_connectors(api_options: ClientOptions, device_type: str | None, as_json
 
     rows = [_summary(connector, now) for connector in found]
     if as_json:
-        echo_json(rows)
+        _echo_json(rows)
         return
 
     header = f"{'ID':<32}  {'NOTES':<24}  {'SITE':<12}  {'NEXT OPEN (UTC)':<20}  WINDOW"
     click.echo(header)
     for row in rows:
-        site = (row["site_id"] or "-")[:12]
+        site = _safe_text(str(row["site_id"] or "-"))[:12]
+        notes = _safe_text(str(row["notes"] or ""))[:24]
         next_open = row["next_open_window"]["start"] if row["next_open_window"] else "-"
         click.echo(
-            f"{row['id']:<32}  {(row['notes'] or '')[:24]:<24}  {site:<12}  {next_open:<20}  "
-            f"{row['window']}"
+            _safe_text(
+                f"{row['id']:<32}  {notes:<24}  {site:<12}  {next_open:<20}  {row['window']}"
+            )
         )
 
 
@@ -67,12 +78,12 @@ def show_connector(api_options: ClientOptions, connector_id: str, as_json: bool)
         connector = client.get_connector(connector_id)
 
     if as_json:
-        echo_json(connector.to_api())
+        _echo_json(connector.to_api())
         return
     for name, value in connector.to_api().items():
-        click.echo(f"{name}: {value}")
+        click.echo(_safe_text(f"{name}: {value}"))
     click.echo("")
-    click.echo(_describe_window(connector, datetime.now(UTC)))
+    click.echo(_safe_text(_describe_window(connector, datetime.now(UTC))))
 
 
 @connectors.command("set")
@@ -134,7 +145,7 @@ def set_window(
             )
         changes = {name: value for name, value in spec.to_api().items() if name in change.fields()}
 
-        click.echo("Before: " + _describe_window(current, now))
+        click.echo(_safe_text("Before: " + _describe_window(current, now)))
         if dry_run:
             click.echo(f"Dry run: would send {method.upper()} with {changes}")
             click.echo("After:  " + _describe_spec(spec, now))
@@ -144,7 +155,7 @@ def set_window(
             result = client.replace_window(connector_id, changes)
         else:
             result = client.edit_window(connector_id, changes)
-    click.echo("After:  " + _describe_window(result, now))
+    click.echo(_safe_text("After:  " + _describe_window(result, now)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +244,18 @@ def _format_window(window: Window) -> str:
         f"{window.local_start:%a %Y-%m-%d %H:%M %z} to {window.local_end:%H:%M %z} "
         f"({window.start:%Y-%m-%d %H:%M}Z)"
     )
+
+
+def _safe_text(text: str) -> str:
+    """Replace control characters and lone surrogates from API data with U+FFFD."""
+    return _UNSAFE_TEXT.sub("\ufffd", text)
+
+
+def _echo_json(data: Any) -> None:
+    """Print `data` as indented JSON that keeps every string's value but no terminal controls.
+
+    Those characters only occur inside JSON strings, so writing them as \\u escapes keeps
+    the document valid and equal to the data.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    click.echo(_UNSAFE_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text))

@@ -27,7 +27,11 @@ from planner.cloudflare.errors import (
     RateLimitedError,
 )
 from planner.cloudflare.models import Connector, window_request_fields
-from planner.cloudflare.ratelimit import RateLimiter, parse_ratelimit_headers
+from planner.cloudflare.ratelimit import (
+    QuotaWaitTooLongError,
+    RateLimiter,
+    parse_ratelimit_headers,
+)
 from planner.cloudflare.retry import is_retryable
 from planner.cloudflare.transport import PooledTransport
 
@@ -106,6 +110,7 @@ class AsyncConnectorsClient:
             params["device_type"] = device_type
 
         connectors: list[Connector] = []
+        requested = {frozenset(params.items())}
         for _ in range(_MAX_PAGES):
             envelope = await self._request("GET", self._base_path, params=params)
             result = envelope.get("result")
@@ -122,6 +127,15 @@ class AsyncConnectorsClient:
             next_params = _next_page(envelope.get("result_info"), params)
             if next_params is None:
                 return connectors
+            # A result_info that does not advance would repeat the same page until _MAX_PAGES.
+            if frozenset(next_params.items()) in requested:
+                raise ProtocolError(
+                    f"result_info announces a page already read ({next_params}), so the list "
+                    "does not advance",
+                    method="GET",
+                    path=self._base_path,
+                )
+            requested.add(frozenset(next_params.items()))
             params = next_params
 
         raise ProtocolError(
@@ -205,6 +219,7 @@ class AsyncConnectorsClient:
                     attempt >= policy.max_attempts
                     or not is_retryable(error)
                     or (retry_after is not None and retry_after > policy.retry_after_max)
+                    or (isinstance(error, RateLimitedError) and not error.sent)
                 )
                 if give_up:
                     _set_attempts(error, attempt)
@@ -232,7 +247,17 @@ class AsyncConnectorsClient:
         params: Mapping[str, str] | None,
     ) -> dict[str, Any]:
         if self._limiter is not None:
-            await self._limiter.acquire()
+            try:
+                await self._limiter.acquire()
+            except QuotaWaitTooLongError as error:
+                raise RateLimitedError(
+                    retry_after=error.wait,
+                    sent=False,
+                    method=method,
+                    path=path,
+                    status=429,
+                    connector_id=connector_id,
+                ) from None
 
         async with self._semaphore:
             started = time.perf_counter()

@@ -6,6 +6,7 @@ command lines show in the process list of every user on the machine.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,11 +37,14 @@ class Credentials:
             raise ConfigError("credentials need an API token, or an email together with an API key")
         for name in ("token", "email", "api_key"):
             value = getattr(self, name)
-            # A header value with whitespace or control characters is malformed or an injection.
-            if value is not None and (not value or not value.isprintable() or " " in value):
+            # A header value with whitespace or control characters is malformed or an
+            # injection, and httpx cannot encode one with non-ASCII characters. The message
+            # never repeats the value, because it is a secret.
+            if value is not None and not _is_visible_ascii(value):
                 raise ConfigError(
-                    f"the {name.replace('_', ' ')} is empty or contains spaces or control "
-                    "characters; check the value in the environment or the token file"
+                    f"the {name.replace('_', ' ')} is empty or contains spaces, control "
+                    "characters or non-ASCII characters; check the value in the environment "
+                    "or the token file"
                 )
 
     def headers(self) -> dict[str, str]:
@@ -81,24 +85,43 @@ class ClientConfig:
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
 
     def __post_init__(self) -> None:
-        url = httpx.URL(self.base_url)
-        if url.scheme not in {"http", "https"} or not url.host:
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL:
+            url = None
+        # Request paths are appended to the base URL as text, so a query or fragment in it
+        # would end up in the middle of every request URL.
+        if (
+            url is None
+            or url.scheme not in {"http", "https"}
+            or not url.host
+            or url.query
+            or url.fragment
+            or "?" in self.base_url
+            or "#" in self.base_url
+        ):
             raise ConfigError(
-                f"invalid base URL {self.base_url!r}; expected an http(s) URL such as "
-                f"{DEFAULT_BASE_URL!r}"
+                f"invalid base URL {self.base_url!r}; expected an http(s) URL without a query "
+                f"or fragment, such as {DEFAULT_BASE_URL!r}"
             )
         if not self.account_id.strip():
             raise ConfigError("the account id is empty; set CLOUDFLARE_ACCOUNT_ID or --account-id")
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
-            if not value > 0:
-                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+            if not 0 < value < math.inf:
+                raise ConfigError(
+                    f"{name} must be a positive, finite number of seconds, got {value!r}"
+                )
         if self.max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {self.max_concurrency!r}")
 
     @property
     def timeout(self) -> httpx.Timeout:
-        """The httpx timeout: connect as configured, read/write/pool as the read timeout."""
+        """The httpx timeout: connect as configured, read/write/pool as the read timeout.
+
+        httpx applies the read timeout to each socket read, so it bounds the pause between two
+        reads, not the time for the whole response.
+        """
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
 
     @classmethod
@@ -137,6 +160,10 @@ class ClientConfig:
         )
 
 
+def _is_visible_ascii(value: str) -> bool:
+    return bool(value) and all("!" <= character <= "~" for character in value)
+
+
 def _read_credentials(token_file: Path | None, env: Mapping[str, str]) -> Credentials:
     if token_file is not None:
         return Credentials(token=read_token_file(token_file))
@@ -166,6 +193,12 @@ def read_token_file(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read token file {str(path)!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        # The decode error quotes the bytes of the file, which are the secret.
+        raise ConfigError(
+            f"token file {str(path)!r} is not UTF-8 text; write the API token into it as "
+            "plain text"
+        ) from None
 
     token = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not token:

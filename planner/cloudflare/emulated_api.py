@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from planner.engine import ZoneNotFoundError, load_zone
 
 PutMode = Literal["merge", "reset"]
 PUT_MODES: tuple[PutMode, ...] = ("merge", "reset")
@@ -30,6 +31,7 @@ MAX_EMBARGO_DATES = 100
 CODE_AUTHENTICATION = 10000
 CODE_NO_ROUTE = 7003
 CODE_RATE_LIMITED = 1015
+CODE_INVALID_HEADERS = 6003
 
 # NOTE: Cloudflare does not document the codes of connector validation errors, of an unknown
 # connector id or of a wrong method; these are the emulator's own, all >= 1000 like real codes.
@@ -43,6 +45,8 @@ CODE_INVALID_EMBARGO_DATE = 1007
 CODE_INVALID_TIMEZONE = 1008
 CODE_INVALID_DEVICE = 1009
 CODE_INVALID_QUERY = 1010
+CODE_INVALID_REQUEST_LINE = 1011
+CODE_HOUR_RANGE = 1012
 CODE_NOT_FOUND = 1100
 CODE_METHOD_NOT_ALLOWED = 7001
 CODE_INTERNAL = 1000
@@ -257,6 +261,8 @@ def _parse_object(body: bytes) -> tuple[dict[str, Any] | None, list[tuple[int, s
         data = json.loads(body or b"null", parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as error:
         return None, [(CODE_INVALID_JSON, f"the request body is not valid JSON: {error}")]
+    except RecursionError:
+        return None, [(CODE_INVALID_JSON, "the request body nests JSON too deeply")]
     if not isinstance(data, dict):
         return None, [(CODE_INVALID_JSON, "the request body must be a JSON object")]
     return data, []
@@ -284,10 +290,8 @@ def validate_fields(data: Mapping[str, Any], *, allowed: Iterable[str]) -> list[
         problems += _validate_timezone(data["timezone"])
     if "interrupt_window_days_of_week" in data:
         problems += _validate_days(data["interrupt_window_days_of_week"])
-    if "interrupt_window_hour_of_day" in data and not _is_number(
-        data["interrupt_window_hour_of_day"]
-    ):
-        problems.append((CODE_WRONG_TYPE, "interrupt_window_hour_of_day must be a number"))
+    if "interrupt_window_hour_of_day" in data:
+        problems += _validate_hour(data["interrupt_window_hour_of_day"])
     if "interrupt_window_duration_hours" in data:
         problems += _validate_duration(data["interrupt_window_duration_hours"])
     if "interrupt_window_embargo_dates" in data:
@@ -301,10 +305,26 @@ def _is_number(value: Any) -> bool:
 
 def _validate_timezone(name: str) -> list[tuple[int, str]]:
     # NOTE: the API does not document the timezone format; the dashboard offers IANA names only.
+    # The names come from the tzdata package, so machine-local files such as "localtime" in
+    # the system database do not count.
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        load_zone(name)
+    except ZoneNotFoundError:
         return [(CODE_INVALID_TIMEZONE, f"timezone {name!r} is not an IANA time zone name")]
+    return []
+
+
+def _validate_hour(hour: Any) -> list[tuple[int, str]]:
+    # NOTE: the schema sets no bounds on the hour; the dashboard offers the hours 0 to 23.
+    if not _is_number(hour):
+        return [(CODE_WRONG_TYPE, "interrupt_window_hour_of_day must be a number")]
+    if not 0 <= hour < 24:
+        return [
+            (
+                CODE_HOUR_RANGE,
+                f"interrupt_window_hour_of_day must be at least 0 and below 24, got {hour}",
+            )
+        ]
     return []
 
 
@@ -367,4 +387,10 @@ def _validate_device_options(options: Any) -> list[tuple[int, str]]:
                 "device must contain exactly one of id, serial_number or provision_license",
             )
         ]
+
+    name, value = given[0], options[given[0]]
+    if name == "provision_license" and not isinstance(value, bool):
+        return [(CODE_INVALID_DEVICE, "device.provision_license must be a boolean")]
+    if name != "provision_license" and (not isinstance(value, str) or not value):
+        return [(CODE_INVALID_DEVICE, f"device.{name} must be a non-empty string")]
     return []

@@ -29,6 +29,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from planner.cloudflare.emulated_api import (
     CODE_AUTHENTICATION,
     CODE_INTERNAL,
+    CODE_INVALID_HEADERS,
+    CODE_INVALID_JSON,
+    CODE_INVALID_REQUEST_LINE,
     CODE_NO_ROUTE,
     CODE_RATE_LIMITED,
     ConnectorStore,
@@ -99,10 +102,14 @@ class Faults:
             self.malformed_rate,
             self.stall_rate,
         )
-        if any(rate < 0 for rate in rates) or sum(rates) > 1:
+        # Written as "not inside the range" so that nan fails every check.
+        if not all(0 <= rate <= 1 for rate in rates) or not sum(rates) <= 1:
             raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {rates}")
-        if self.latency < 0 or self.stall_seconds < 0:
-            raise ValueError("latency and stall_seconds must not be negative")
+        if not 0 <= self.latency < math.inf or not 0 <= self.stall_seconds < math.inf:
+            raise ValueError(
+                "latency and stall_seconds must be finite numbers of seconds >= 0, got "
+                f"{self.latency!r} and {self.stall_seconds!r}"
+            )
 
     def draw(self, rng: random.Random) -> FaultKind | None:
         """Pick the fault for one request, or None."""
@@ -161,6 +168,13 @@ class _Quota:
     started: float = -math.inf
     used: int = 0
 
+    def __post_init__(self) -> None:
+        if self.limit < 1 or not 0 < self.window < math.inf:
+            raise ValueError(
+                f"invalid quota {self.limit!r} per {self.window!r} s; give at least 1 request "
+                "per finite, positive number of seconds"
+            )
+
     def take(self, now: float) -> bool:
         """Count one request; return whether the quota allowed it."""
         if now >= self.started + self.window:
@@ -217,8 +231,6 @@ class Emulator:
     ) -> None:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             raise ValueError(f"the emulator listens on loopback only, not {host!r}")
-        if quota < 1 or quota_window <= 0:
-            raise ValueError(f"invalid quota {quota!r} per {quota_window!r} s")
 
         self.store = ConnectorStore(
             connectors,
@@ -266,6 +278,9 @@ class Emulator:
         """Give the next `count` requests (of `method`, if given) the fault `kind`."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
+        # A count below 1 would never reach zero in `_take_fault`, so the fault would stay.
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"invalid fault count {count!r}; give a whole number of at least 1")
         with self._lock:
             self._scripted.append(_ScriptedFault(kind, count, method))
 
@@ -415,7 +430,8 @@ class Emulator:
         try:
             method, target, version = request_line.split(" ")
         except ValueError:
-            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
+            rejected = _rejection(400, CODE_INVALID_REQUEST_LINE, "invalid HTTP request line")
+            await self._write(writer, rejected, keep_alive=False)
             return False
         headers: dict[str, str] = {}
         for line in header_lines:
@@ -425,18 +441,33 @@ class Emulator:
 
         body = b""
         if "transfer-encoding" in headers:
-            await self._write(writer, _RawResponse(411, b""), keep_alive=False)
+            rejected = _rejection(411, CODE_INVALID_HEADERS, "send the body with Content-Length")
+            await self._write(writer, rejected, keep_alive=False)
             return False
         length_text = headers.get("content-length", "0") or "0"
-        length = int(length_text) if length_text.isdigit() else -1
+        # isdigit() alone accepts digits such as "²" that int() rejects, and int() rejects
+        # numbers of more than 4,300 digits, so both are checked before converting.
+        is_number = length_text.isascii() and length_text.isdigit() and len(length_text) <= 20
+        length = int(length_text) if is_number else -1
         if not 0 <= length <= _MAX_BODY:
-            await self._write(writer, _RawResponse(400, b""), keep_alive=False)
+            rejected = _rejection(
+                400,
+                CODE_INVALID_HEADERS,
+                f"Content-Length must be a whole number of bytes up to {_MAX_BODY}",
+            )
+            await self._write(writer, rejected, keep_alive=False)
             return False
         if length:
             body = await reader.readexactly(length)
 
         keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        raw = await self._respond(method, target, headers, body)
+        try:
+            raw = await self._respond(method, target, headers, body)
+        except Exception:
+            # A bug here must cost one request, not the connection without any response.
+            logger.exception("emulator failed to handle %s %r", method, target)
+            raw = _rejection(500, CODE_INTERNAL, "the emulator failed to handle the request")
+            keep_alive = False
         if raw.close == "reset":
             _reset(writer)
             return False
@@ -446,7 +477,11 @@ class Emulator:
     async def _respond(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
     ) -> _RawResponse:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            # For example an unclosed IPv6 bracket in an absolute-form target.
+            return _rejection(400, CODE_INVALID_REQUEST_LINE, "invalid request target")
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query))
         fault = self._take_fault(method)
@@ -500,7 +535,13 @@ class Emulator:
             elif not path.startswith(API_PREFIX + "/"):
                 reply = Reply(404, failure((CODE_NO_ROUTE, "No route for the URI")))
             else:
-                reply = self.store.handle(method, path[len(API_PREFIX) :], query, body)
+                try:
+                    reply = self.store.handle(method, path[len(API_PREFIX) :], query, body)
+                except RecursionError:
+                    # JSON shallow enough to parse can still be too deep to validate.
+                    reply = Reply(
+                        400, failure((CODE_INVALID_JSON, "the request body nests JSON too deeply"))
+                    )
 
         raw = _json_response(reply.status, reply.envelope)
         raw.headers.update(quota_headers)
@@ -538,7 +579,7 @@ class Emulator:
     ) -> None:
         try:
             parsed = json.loads(body) if body else None
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = body.decode("latin-1")
         status = None if raw.close == "reset" else raw.status
         try:
@@ -570,6 +611,11 @@ class Emulator:
 def _json_response(status: int, envelope: Mapping[str, Any]) -> _RawResponse:
     body = json.dumps(envelope, separators=(",", ":")).encode()
     return _RawResponse(status, body, {"Content-Type": "application/json"})
+
+
+def _rejection(status: int, code: int, message: str) -> _RawResponse:
+    """Return the failure envelope for a request that cannot be parsed as HTTP."""
+    return _json_response(status, failure((code, message)))
 
 
 def _fault_response(kind: FaultKind) -> _RawResponse:

@@ -29,6 +29,20 @@ def read_envelope(
     """Return the success envelope, or raise the error that the response stands for."""
     status = response.status_code
     cf_ray = response.headers.get("cf-ray")
+    if 300 <= status < 400:
+        # The API never redirects, and a redirected write may have been turned into a GET, so
+        # a redirect is not followed and not retried.
+        raise ProtocolError(
+            f"the server redirected to {response.headers.get('location')!r}, which the API "
+            "never does, so the base URL is probably wrong",
+            status=status,
+            cf_ray=cf_ray,
+            unsure_write=False,
+            method=method,
+            path=path,
+            connector_id=connector_id,
+        )
+
     try:
         body = response.json()
     except ValueError:
@@ -38,13 +52,14 @@ def read_envelope(
         raise api_error(response, body, method, path, connector_id)
 
     if body is None:
-        # A truncated or garbled body on a success status is usually a proxy fault; the request
-        # is idempotent, so it is retried.
+        # A truncated or garbled 200 body is usually a proxy fault, and the request is
+        # idempotent, so it is retried. Any other success status without JSON (204 No
+        # Content, for example) is not one the API sends and would come back the same.
         raise ProtocolError(
             "the response body is not JSON",
             status=status,
             cf_ray=cf_ray,
-            retryable=True,
+            retryable=status == 200,
             method=method,
             path=path,
             connector_id=connector_id,

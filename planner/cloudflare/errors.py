@@ -9,7 +9,7 @@ Every failure the client reports is a `CloudflareError`::
     │   ├── AuthenticationError     401, 403 (for example Cloudflare code 10000)
     │   ├── NotFoundError           404: unknown connector, account or route
     │   ├── InvalidRequestError     400 and every other 4xx not listed here
-    │   ├── RateLimitedError        429, with the delay from Retry-After
+    │   ├── RateLimitedError        429, with the delay from Retry-After, or quota used up
     │   └── ServerError             5xx
     ├── TransportError         no complete HTTP response arrived
     │   ├── ConnectionFailedError   refused, reset or closed connection
@@ -144,15 +144,40 @@ class NotFoundError(APIError):
 class InvalidRequestError(APIError):
     """400 or another 4xx without a class of its own: the API rejected the request."""
 
-    hint = "Fix the values named in the Cloudflare errors and send the change again"
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        # The client retries 408 and 409 as transient, so they reach the caller only after
+        # every attempt, and the values sent are not at fault.
+        if self.status in {408, 409}:
+            return (
+                f"The API reported HTTP {self.status} on every attempt, a transient state "
+                "such as a concurrent change; wait a minute and send the change again"
+            )
+        return "Fix the values named in the Cloudflare errors and send the change again"
 
 
 class RateLimitedError(APIError):
-    """429: the account is over Cloudflare's rate limit; `retry_after` is in seconds."""
+    """429: the account is over Cloudflare's rate limit; `retry_after` is in seconds.
 
-    def __init__(self, *, retry_after: float | None = None, **fields: Any) -> None:
+    `sent` is False when the client held the request back instead. It does so when the
+    `Ratelimit` header of an earlier response reports a quota reset later than
+    `RateLimit.max_wait`. `status` is 429 in both cases.
+    """
+
+    def __init__(
+        self, *, retry_after: float | None = None, sent: bool = True, **fields: Any
+    ) -> None:
         super().__init__(**fields)
         self.retry_after = retry_after
+        self.sent = sent
+
+    def _details(self) -> str:
+        if self.sent:
+            return super()._details()
+        return (
+            "not sent, because the Ratelimit header of an earlier response reports no quota "
+            f"left until the reset in {self.retry_after:.0f} s"
+        )
 
     @property
     def hint(self) -> str:  # type: ignore[override]
@@ -195,7 +220,11 @@ class RequestTimeoutError(TransportError):
 
 
 class ProtocolError(_RequestError):
-    """The response is not the API's JSON envelope, or it reports failure with a 2xx status."""
+    """The response is not the API's JSON envelope, or it reports failure with a 2xx status.
+
+    `unsure_write` is True unless the response shows that the API never saw the request (a
+    redirect). A write that got a broken 2xx response may have been applied.
+    """
 
     hint = (
         "Check that the base URL points at the Cloudflare API (it ends in /client/v4); if it "
@@ -209,6 +238,7 @@ class ProtocolError(_RequestError):
         status: int | None = None,
         cf_ray: str | None = None,
         retryable: bool = False,
+        unsure_write: bool = True,
         **fields: Any,
     ) -> None:
         super().__init__(**fields)
@@ -216,6 +246,7 @@ class ProtocolError(_RequestError):
         self.status = status
         self.cf_ray = cf_ray
         self.retryable = retryable
+        self.unsure_write = unsure_write
 
     def _details(self) -> str:
         status = f"HTTP {self.status}, " if self.status is not None else ""

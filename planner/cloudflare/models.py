@@ -2,12 +2,14 @@
 
 Unknown fields are kept in `Connector.extra`, and any field the schema calls optional (or even
 required) may be missing, so a newer or older API version still parses. The `license_key` is a
-secret: it never appears in a repr, in `to_api()` output or in logs; `REDACTED` stands in its place.
+secret: it never appears in a repr, in `to_api()` output or in logs, at any depth of the object;
+`REDACTED` stands in its place.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -66,8 +68,11 @@ class Device:
         )
 
     def to_api(self) -> dict[str, Any]:
-        """Return the device as the API spells it, without fields that were missing."""
-        data: dict[str, Any] = dict(self.extra)
+        """Return the device as the API spells it, without fields that were missing.
+
+        A `license_key` among the unknown fields, at any depth, is redacted.
+        """
+        data: dict[str, Any] = redact_license_keys(dict(self.extra))
         for name in ("id", "serial_number", "type"):
             value = getattr(self, name)
             if value is not None:
@@ -146,9 +151,10 @@ class Connector:
     def to_api(self) -> dict[str, Any]:
         """Return the connector as the API spells it, with `license_key` redacted if present.
 
-        Fields that were missing in the response stay missing; unknown fields come back as sent.
+        Fields that were missing in the response stay missing; unknown fields come back as sent,
+        except that a `license_key` inside them, at any depth, is redacted too.
         """
-        data: dict[str, Any] = dict(self.extra)
+        data: dict[str, Any] = redact_license_keys(dict(self.extra))
         for item in dataclasses.fields(self):
             if item.name == "extra":
                 continue
@@ -225,7 +231,28 @@ def window_request_fields(window: WindowSpec | Mapping[str, Any]) -> dict[str, A
         )
     if not window:
         raise InvalidInputError("the window change is empty; give at least one window field")
-    return {name: _json_value(value) for name, value in window.items()}
+
+    fields = {name: _json_value(value) for name, value in window.items()}
+    for name, value in fields.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"invalid {name} {value!r}; use finite numbers, strings and lists of strings"
+            ) from None
+    return fields
+
+
+def redact_license_keys(value: Any) -> Any:
+    """Return a copy of a JSON value with every `license_key` value, at any depth, redacted."""
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if key == "license_key" else redact_license_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_license_keys(item) for item in value]
+    return value
 
 
 def _json_value(value: Any) -> Any:

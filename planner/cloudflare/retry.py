@@ -65,10 +65,16 @@ def is_retryable(error: CloudflareError) -> bool:
     return False
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Return the Retry-After delay in seconds, or None when absent or not a number of seconds.
+# Cloudflare blocks an over-limit user for five minutes; a delay above one day is not a real
+# rate limit but a broken header.
+MAX_RETRY_AFTER = 86_400.0
 
-    Cloudflare sends whole seconds; the HTTP-date form is not used by the API and is ignored.
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return the Retry-After delay in seconds, or None when absent or invalid.
+
+    Cloudflare sends whole seconds, so the HTTP-date form is ignored. Negative values, inf,
+    nan and delays above `MAX_RETRY_AFTER` are ignored too.
     """
     if value is None:
         return None
@@ -76,4 +82,4 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
