@@ -576,3 +576,30 @@ def test_odd_retry_after_is_ignored(value: str) -> None:
 
     assert caught.value.retry_after is None
     assert "Wait a few minutes" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8787/client/v4", "http://127.8.9.10/client/v4", "http://localhost:8787/client/v4", "http://[::1]:8787/client/v4"],
+)
+def test_loopback_never_uses_proxy(base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy in the environment is never used for the emulator on this machine."""
+    from planner.cloudflare.client import _environment_proxy
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert _environment_proxy(base_url) is None
+
+
+def test_remote_host_uses_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-loopback base URL still honours HTTPS_PROXY."""
+    from planner.cloudflare.client import _environment_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert _environment_proxy("https://api.example.invalid/client/v4") == "http://127.0.0.1:9"

@@ -7,6 +7,7 @@ cap, log one line, read the envelope, and on a retryable failure wait and send a
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import time
@@ -408,12 +409,25 @@ def _default_transport(config: ClientConfig) -> httpx.AsyncBaseTransport:
 
 
 def _environment_proxy(base_url: str) -> str | None:
-    """Return the proxy that HTTP(S)_PROXY, ALL_PROXY and NO_PROXY give for `base_url`."""
+    """Return the proxy that HTTP(S)_PROXY, ALL_PROXY and NO_PROXY give for `base_url`.
+
+    A loopback host never goes through a proxy, whatever NO_PROXY says: the emulator on this
+    machine must not be reached, token included, by way of another host.
+    """
     url = httpx.URL(base_url)
-    if urllib.request.proxy_bypass(url.host):
+    if _is_loopback(url.host) or urllib.request.proxy_bypass(url.host):
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(url.scheme) or proxies.get("all")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _set_attempts(error: CloudflareError, attempts: int) -> None:
