@@ -10,7 +10,7 @@ import json
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +261,7 @@ def history(run_id: str | None, as_json: bool, journal_path: Path | None) -> Non
 
 
 def _run_rollout(
-    prepare: Callable[[ClientConnectorsAPI], Awaitable[Rollout]],
+    prepare: Callable[[ClientConnectorsAPI], Coroutine[Any, Any, Rollout]],
     api_options: ClientOptions,
     journal: Journal | None,
     journal_path: Path | None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.cloudflare.models import Connector
 from planner._files import write_atomically
 from planner.engine import (
     MAX_EMBARGO_DATES,
@@ -226,8 +227,10 @@ def connector_label(connector: Mapping[str, Any]) -> str:
     return f"{notes} ({connector['id']})" if notes else str(connector["id"])
 
 
-def make_plan(fleet: FleetFile, connectors: Sequence[Mapping[str, Any]], now: datetime.datetime) -> Plan:
+def make_plan(fleet: FleetFile, connectors: Sequence[Mapping[str, Any] | Connector], now: datetime.datetime) -> Plan:
     """Compute the desired window of every connector the fleet file selects, as of `now`.
+
+    `connectors` are connector objects as the API returns them, or the client's `Connector` models.
 
     Raise PlanError (EmbargoLimitError, StaggerError) listing every connector whose desired window
     cannot be built.
@@ -236,7 +239,8 @@ def make_plan(fleet: FleetFile, connectors: Sequence[Mapping[str, Any]], now: da
         raise ValueError(f"now must be an aware datetime, got {now!r}")
     horizon_end = now + datetime.timedelta(days=fleet.horizon_days)
 
-    ordered = sorted((strip_secrets(connector) for connector in connectors), key=lambda connector: str(connector["id"]))
+    objects = [connector.to_api() if isinstance(connector, Connector) else connector for connector in connectors]
+    ordered = sorted((strip_secrets(connector) for connector in objects), key=lambda connector: str(connector["id"]))
     desired: dict[str, tuple[Policy, dict[str, Any], WindowSpec]] = {}
     unmatched: list[UnmatchedConnector] = []
     problems: list[str] = []

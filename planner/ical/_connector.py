@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from planner.cloudflare.models import Connector as ApiConnector
 from planner.engine import SpecError, WindowSpec
 from planner.engine.zones import TzDatabase
 from planner.ical.errors import ConnectorDataError, SnapshotError
@@ -77,6 +78,9 @@ class Connector:
 
 
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(data, ApiConnector):
+        # The API client's model: export what the API returned for it.
+        return data.to_api()
     if not isinstance(data, Mapping):
         raise ConnectorDataError(
             f"expected a connector object (a JSON object), got {type(data).__name__}"
