@@ -198,6 +198,36 @@ def test_rollback_restores_every_field(journal: Journal) -> None:
         assert api.connectors[connector["id"]] == connector
 
 
+def test_rollback_restores_absent_embargo_list(journal: Journal) -> None:
+    """A connector read without an embargo list gets the API's empty default back, not the run's dates."""
+    fleet = FLEET + 'embargo = ["2027-01-15"]\n'
+    connector = make_connector(1)
+    del connector["interrupt_window_embargo_dates"]
+    api = FakeConnectorsAPI([connector])
+    applied = asyncio.run(execute(asyncio.run(prepare_apply(make_plan(parse_fleet_file(fleet), [connector], NOW), api)), api, journal))
+    assert api.connectors["conn-0001"]["interrupt_window_embargo_dates"] == ["2027-01-15"]
+
+    rollout = asyncio.run(prepare_rollback(journal, applied.run.run_id, api))
+    asyncio.run(execute(rollout, api, journal))
+
+    assert [action.kind for action in rollout.actions] == ["send"]
+    assert api.connectors["conn-0001"]["interrupt_window_embargo_dates"] == []
+
+
+def test_rollback_cannot_restore_absent_hour(journal: Journal) -> None:
+    """A field with no API default that the run set on a connector without it is a conflict."""
+    connector = make_connector(1)
+    del connector["interrupt_window_hour_of_day"]
+    api = FakeConnectorsAPI([connector])
+    applied = asyncio.run(execute(asyncio.run(prepare_apply(plan_for([connector]), api)), api, journal))
+
+    rollout = asyncio.run(prepare_rollback(journal, applied.run.run_id, api))
+
+    assert [action.kind for action in rollout.actions] == ["conflict"]
+    assert rollout.actions[0].reason is not None
+    assert rollout.actions[0].reason.startswith("cannot restore interrupt_window_hour_of_day: the connector had no value")
+
+
 def test_rollback_skips_connectors_changed_since(journal: Journal) -> None:
     connectors = [make_connector(0), make_connector(1)]
     api = FakeConnectorsAPI(connectors)

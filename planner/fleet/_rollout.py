@@ -145,11 +145,16 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
     for entry in journal.entries(run_id):
         if entry.status in ("unchanged", "conflict"):
             continue
-        restore = window_fields(entry.before)
+        restore, unrestorable = _restore_fields(entry.before, entry.desired)
         now = current.get(entry.connector_id)
         if now is None:
             actions.append(Action(entry.connector_id, entry.label, "missing", entry.before, restore,
                                   reason=_MISSING_TO_RESTORE))
+            continue
+        if unrestorable:
+            actions.append(Action(entry.connector_id, entry.label, "conflict", now, restore,
+                                  reason=f"cannot restore {', '.join(unrestorable)}: the connector had no value "
+                                         f"before run {run_id}; set it by hand with `planner connectors set`"))
             continue
         if not differing_fields(window_fields(now), restore):
             actions.append(Action(entry.connector_id, entry.label, "unchanged", now, restore))
@@ -162,6 +167,31 @@ async def prepare_rollback(journal: Journal, run_id: str, api: ConnectorsAPI) ->
             continue
         actions.append(_send_or_unchanged(entry.connector_id, entry.label, now, restore))
     return Rollout("rollback", tuple(actions), source=f"rollback of {run_id}", parent_run_id=run_id)
+
+
+# Fields the API fills in when they are left out, so a rollback can restore their absence.
+_API_DEFAULTS: dict[str, Any] = {
+    "interrupt_window_days_of_week": [],
+    "interrupt_window_embargo_dates": [],
+}
+
+
+def _restore_fields(before: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return the fields that put `before` back, and the fields the run set that `before` lacked.
+
+    A field missing from the before-state is restored to the API's default where it has one, an
+    empty list for days (every day) and embargo dates. Otherwise it cannot be restored.
+    """
+    restore = window_fields(before)
+    unrestorable = []
+    for name in desired:
+        if name in restore:
+            continue
+        if name in _API_DEFAULTS:
+            restore[name] = list(_API_DEFAULTS[name])
+        else:
+            unrestorable.append(name)
+    return restore, unrestorable
 
 
 async def prepare_resume(journal: Journal, run_id: str, api: ConnectorsAPI, *, force: bool = False) -> Rollout:
