@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import csv
 import io
 
@@ -81,6 +83,7 @@ def test_markdown_change_record() -> None:
 
     assert text.startswith("# Change record: connector interrupt windows\n")
     assert f"- Plan content hash: `{plan.content_hash}`" in text
+    assert f"public holidays: holidays {importlib.metadata.version('holidays')}" in text
     assert "- Connectors: 2 selected, 1 to change, 1 already as desired, 1 left alone" in text
     assert "| branch-0001 (conn-0001) | weekend | Tue at 14:00 for 2 h (Europe/Berlin) |" in text
     assert "### branch-0001 (conn-0001)" in text

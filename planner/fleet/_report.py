@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import csv
 import io
 from collections.abc import Iterable, Mapping
@@ -97,7 +99,8 @@ def plan_markdown(plan: Plan) -> str:
         "",
         f"- Fleet file: `{plan.source}`",
         f"- Planned at: {plan.created_at.isoformat()}",
-        f"- Horizon: {plan.horizon_days} days; time zone data: tzdata {plan.tzdata_version}",
+        f"- Horizon: {plan.horizon_days} days; time zone data: tzdata {plan.tzdata_version}; "
+        f"public holidays: holidays {_holidays_version()}",
         f"- Plan content hash: `{plan.content_hash}`",
         f"- Connectors: {len(plan.connectors)} selected, {len(changed)} to change, "
         f"{len(plan.connectors) - len(changed)} already as desired, {len(plan.unmatched)} left alone",
@@ -214,3 +217,7 @@ def _cell(text: str) -> str:
     # A pipe would end the Markdown table cell early.
     return text.replace("|", "\\|")
 
+
+def _holidays_version() -> str:
+    # Embargo dates from public holidays change when the package does, so the record names it.
+    return importlib.metadata.version("holidays")
