@@ -1,7 +1,7 @@
 """Run every benchmark of the project, one after another, and print each one's report.
 
-Each benchmark times planner against a peer in the same run and prints the ratio; this script only
-runs them in turn with the same Python and stops at the first that fails.
+Each benchmark times planner against a peer in the same run and prints the ratio. This script only
+runs them in turn with the same Python, and it stops at the first that fails.
 
 Run: .venv/bin/python benchmarks/run_all.py
 """
