@@ -85,16 +85,24 @@ def spec_options(command: F) -> F:
     return command
 
 
+def connector_conflicts(options: dict[str, Any]) -> list[str]:
+    """Return one message for each typed spec option given together with `--connector`."""
+    if not options.get("connector_file"):
+        return []
+    return [
+        f"--{name} cannot be combined with --connector; edit the connector file or drop --connector"
+        for name in _SPEC_OPTIONS
+        if options.get(name) not in (None, ())
+    ]
+
+
 def spec_from_options(options: dict[str, Any]) -> WindowSpec:
     """Build the spec from `spec_options` values, or exit 2 listing every problem."""
     connector_file = options.get("connector_file")
     if connector_file:
-        conflicts = [name for name in _SPEC_OPTIONS if options.get(name) not in (None, ())]
+        conflicts = connector_conflicts(options)
         if conflicts:
-            fail_usage(
-                f"--{name} cannot be combined with --connector; edit the connector file or drop --connector"
-                for name in conflicts
-            )
+            fail_usage(conflicts)
         data = read_json_file(connector_file, "connector file")
         try:
             return WindowSpec.from_api(data, tz_database=options["tz_database"])
@@ -183,11 +191,7 @@ def windows(
     WHEN is an ISO 8601 date or date-time; a date, or a date-time without an offset, is read in
     the spec's time zone.
     """
-    conflicts = [
-        f"--{name} cannot be combined with --connector; edit the connector file or drop --connector"
-        for name in _SPEC_OPTIONS
-        if options.get("connector_file") and options.get(name) not in (None, ())
-    ]
+    conflicts = connector_conflicts(options)
     if until_text is not None and count is not None:
         conflicts.append("--until and --count cannot be combined; give a range end or a number of windows")
     if conflicts:

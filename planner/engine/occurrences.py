@@ -12,7 +12,7 @@ The time rules, which are the product's semantics:
 3. The end is the start plus the duration in elapsed time.
 4. An embargo date covers its whole local day, from its local midnight to the next one, both
    resolved by rule 2. Under the `overlap` rule a window that touches an embargoed day at any
-   instant is blocked; under the `start` rule only a window whose slot date is embargoed is.
+   instant is blocked. Under the `start` rule only a window whose slot date is embargoed is.
    Windows are half-open, so one that ends at an embargoed day's first instant is not blocked.
 
 Rule 2 is what `zoneinfo` does with `fold=0`: in a gap it applies the offset from before the
@@ -21,7 +21,6 @@ transition, and in a fold it picks the first occurrence (PEP 495).
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ class Window(NamedTuple):
     """One concrete interrupt window: a half-open interval [start, end) in UTC.
 
     A named tuple rather than a dataclass because expansion creates millions of them and a tuple
-    is built several times faster; like a frozen dataclass it is immutable and compares by value.
+    is built several times faster. Like a frozen dataclass, it is immutable and compares by value.
     """
 
     start: datetime
@@ -118,17 +117,12 @@ class _EmbargoDays:
     ends: tuple[datetime, ...]
     date_set: frozenset[date]
 
-    def blocking(
-        self, start: datetime, end: datetime, slot_date: date, rule: EmbargoRule
-    ) -> tuple[date, ...]:
-        if not self.dates:
-            return ()
-        if rule == "start":
-            return (slot_date,) if slot_date in self.date_set else ()
+    def touching(self, index: int, end: datetime) -> tuple[date, ...]:
+        """Return the embargoed dates from position `index` on whose day starts before `end`.
 
-        # The embargoed days are disjoint and in time order, so the first one that ends after
-        # the window starts is the first candidate, and candidates stop at the window's end.
-        index = bisect.bisect_right(self.ends, start)
+        The days are disjoint and in time order, so the caller passes the first day that has not
+        ended by the window's start, and the dates stop at the first day that starts at its end.
+        """
         found: list[date] = []
         while index < len(self.dates) and self.starts[index] < end:
             found.append(self.dates[index])
@@ -218,8 +212,7 @@ def _windows_for_slots(
         if by_overlap:
             while index < count and embargo.ends[index] <= start:
                 index += 1
-            if index < count and embargo.starts[index] < end:
-                blocked_by = embargo.blocking(start, end, day, rule)
+            blocked_by = embargo.touching(index, end)
         elif by_start and day in embargo.date_set:
             blocked_by = (day,)
         append(Window(start, end, local_start, day, bool(blocked_by), blocked_by))
