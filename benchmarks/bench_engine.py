@@ -61,7 +61,7 @@ def run_engine(specs: list[WindowSpec]) -> int:
 
 
 def build_calendar(specs: list[WindowSpec]) -> bytes:
-    """An RRULE + EXDATE calendar that recurring-ical-events expands like the engine would."""
+    """Build an RRULE + EXDATE calendar that recurring-ical-events expands like the engine would."""
     from icalendar import Calendar, Event, vRecur
 
     codes = {"Sunday": "SU", "Monday": "MO", "Tuesday": "TU", "Wednesday": "WE", "Thursday": "TH", "Friday": "FR", "Saturday": "SA"}

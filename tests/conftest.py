@@ -12,7 +12,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
     os.environ.pop(_name, None)
 
 # CI runs the same examples every time, so a red build points at a change and not at a new
-# random draw; local runs keep exploring new examples.
+# random draw. Local runs keep exploring new examples.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -226,7 +226,7 @@ def test_connector_file_not_json(tmp_path: Path) -> None:
 
 
 def test_count_beyond_search_warns() -> None:
-    """Fewer windows than --count asks for come with a warning naming the search limit."""
+    """Fewer windows than --count requests come with a warning naming the search limit."""
     code, out, err = run("--timezone", "UTC", "--hour", "2", "--duration", "1", "--from", "2199-12-20", "--count", "30", "--json")
 
     assert code == 0

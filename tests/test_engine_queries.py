@@ -165,7 +165,7 @@ def test_long_embargo_still_finds_open_window() -> None:
 
 
 def test_short_range_has_no_thirty_day_warning() -> None:
-    """A one-day range without windows says so, without claiming a 30-day gap."""
+    """A one-day range without windows warns about that range, not about a 30-day gap."""
     spec = WindowSpec.parse(timezone="America/New_York", days_of_week="Sun", hour_of_day=2, duration_hours=1)
     result = coverage(spec, utc("2026-01-05T05:00:00Z"), utc("2026-01-06T05:00:00Z"))
 

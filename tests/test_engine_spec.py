@@ -48,7 +48,7 @@ def test_from_api_envelope() -> None:
 
 
 def test_from_api_list_envelope_rejected() -> None:
-    """A list response is not one connector, and the message says so."""
+    """A list response is rejected with a message naming it as not one connector."""
     envelope = {"success": True, "errors": [], "messages": [], "result": [CONNECTOR]}
 
     with pytest.raises(SpecError, match="not one connector object"):
@@ -120,7 +120,7 @@ def test_day_forms(days: object, expected: tuple[str, ...]) -> None:
 
 
 def test_empty_days_typed_by_user() -> None:
-    """A user who gives an empty day list is told to name a day."""
+    """An empty day list typed by a user is rejected with a request for a day."""
     assert problems(days_of_week=[]) == [
         "days_of_week: no day given; name at least one, such as 'Sat', 'Saturday' or 'Mon-Fri'"
     ]

@@ -411,8 +411,8 @@ def _default_transport(config: ClientConfig) -> httpx.AsyncBaseTransport:
 def _environment_proxy(base_url: str) -> str | None:
     """Return the proxy that HTTP(S)_PROXY, ALL_PROXY and NO_PROXY give for `base_url`.
 
-    A loopback host never goes through a proxy, whatever NO_PROXY says: the emulator on this
-    machine must not be reached, token included, by way of another host.
+    A loopback host never goes through a proxy, whatever NO_PROXY contains, because the emulator
+    on this machine must not be reached, token included, by way of another host.
     """
     url = httpx.URL(base_url)
     if _is_loopback(url.host) or urllib.request.proxy_bypass(url.host):

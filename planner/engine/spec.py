@@ -76,7 +76,7 @@ class WindowSpec:
     ranges. Windows zone names are mapped to their IANA name with a warning. Every invalid value is
     reported at once in a `SpecError`.
 
-    After construction `days_of_week` holds capitalised day names in the API's Sunday-to-Saturday
+    After construction `days_of_week` contains capitalised day names in the API's Sunday-to-Saturday
     order, `embargo_dates` is sorted and free of duplicates, and `timezone` is an IANA name that
     loads from `tz_database`.
     """

@@ -121,7 +121,7 @@ async def prepare_apply(plan: Plan, api: ConnectorsAPI, *, force: bool = False) 
                                   reason=_MISSING_FROM_PLAN))
             continue
         changed = differing_fields(window_fields(now), window_fields(item.before))
-        # A connector that already holds the desired window (the plan was applied before, or
+        # A connector that already has the desired window (the plan was applied before, or
         # someone made the same change by hand) has nothing to conflict with.
         already_desired = not differing_fields(window_fields(now), item.desired)
         if changed and not force and not already_desired:
